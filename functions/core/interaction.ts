@@ -1,0 +1,95 @@
+import * as z from 'zod/mini';
+
+/** Every interaction type a product backend may report. */
+export const INTERACTION_TYPES = [
+  'signup',
+  'login',
+  'coach_call',
+  'agent_run',
+  'decision',
+  'export',
+  'feedback',
+  'payment',
+  'page_view',
+] as const;
+export type InteractionType = (typeof INTERACTION_TYPES)[number];
+
+/** The types that can count as real engagement: everything but a landing-page visit. */
+export const COUNTING_TYPES = INTERACTION_TYPES.filter(
+  (type): type is Exclude<InteractionType, 'page_view'> => type !== 'page_view',
+);
+export type CountingType = (typeof COUNTING_TYPES)[number];
+
+export const MAX_METADATA_BYTES = 8 * 1024;
+export const MAX_BATCH_SIZE = 500;
+export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+export const InteractionContextSchema = z.strictObject({
+  email: z.optional(z.email({ error: 'must be an email address' })),
+  user_agent: z.optional(z.string().check(z.maxLength(1024))),
+  ip: z.optional(z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' })),
+  test: z.optional(z.boolean({ error: 'must be true or false' })),
+  internal: z.optional(z.boolean({ error: 'must be true or false' })),
+});
+
+export const InteractionSchema = z.strictObject({
+  event_id: z.optional(
+    z.string().check(
+      z.minLength(1, { error: 'must not be empty' }),
+      z.maxLength(200, { error: 'must be at most 200 characters' }),
+    ),
+  ),
+  user_id: z.uuid({ error: 'must be a UUID' }),
+  interaction_type: z.enum(INTERACTION_TYPES, {
+    error: `must be one of ${INTERACTION_TYPES.join(', ')}`,
+  }),
+  // A zone is required: a zone-less time would be read in whatever zone the server happens to run in.
+  occurred_at: z.optional(
+    z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-02-08T14:32:15+02:00' }),
+  ),
+  metadata: z.optional(
+    z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
+      z.refine((value) => jsonBytes(value) <= MAX_METADATA_BYTES, {
+        error: `must be at most ${MAX_METADATA_BYTES} bytes of JSON`,
+      }),
+    ),
+  ),
+  context: z.optional(InteractionContextSchema),
+});
+export type InteractionInput = z.infer<typeof InteractionSchema>;
+
+export const InteractionBatchSchema = z.strictObject({
+  interactions: z.array(InteractionSchema).check(
+    z.minLength(1, { error: 'must hold at least 1 interaction' }),
+    z.maxLength(MAX_BATCH_SIZE, { error: `must hold at most ${MAX_BATCH_SIZE} interactions` }),
+  ),
+});
+export type InteractionBatchInput = z.infer<typeof InteractionBatchSchema>;
+
+/** One problem with a request, named by its path (`interactions.3.user_id`). */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: FieldProblem[] };
+
+export function parseWith<S extends z.ZodMiniType>(schema: S, body: unknown): Parsed<z.infer<S>> {
+  const result = z.safeParse(schema, body);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => ({
+      field: issue.path.length > 0 ? issue.path.join('.') : '(body)',
+      message: describeIssue(issue),
+    })),
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  return issue.message;
+}

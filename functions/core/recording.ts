@@ -1,0 +1,76 @@
+import { emailDomainOf, isInternalUser, storedExclusionReason, type ExclusionReason, type InternalUsers, type KnownUser } from './classify.js';
+import { MAX_FUTURE_SKEW_MS, type FieldProblem, type InteractionInput } from './interaction.js';
+
+/** An interaction ready to be stored: defaults filled in, email reduced to its domain, the user-independent verdict taken. */
+export interface InteractionToStore {
+  event_id: string;
+  user_id: string;
+  interaction_type: InteractionInput['interaction_type'];
+  occurred_at: string;
+  exclusion_reason: ReturnType<typeof storedExclusionReason>;
+  marked_internal: boolean;
+  email_domain: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** The checks a schema cannot make because they need the clock. */
+export function timingProblems(interaction: InteractionInput, now: Date, field = 'occurred_at'): FieldProblem[] {
+  if (interaction.occurred_at === undefined) return [];
+  if (Date.parse(interaction.occurred_at) - now.getTime() > MAX_FUTURE_SKEW_MS) {
+    return [{ field, message: 'must not be more than 5 minutes in the future' }];
+  }
+  return [];
+}
+
+export function toStore(interaction: InteractionInput, now: Date, newEventId: () => string): InteractionToStore {
+  const context = interaction.context ?? {};
+  return {
+    event_id: interaction.event_id ?? newEventId(),
+    user_id: interaction.user_id.toLowerCase(),
+    interaction_type: interaction.interaction_type,
+    occurred_at: new Date(interaction.occurred_at ?? now).toISOString(),
+    exclusion_reason: storedExclusionReason(interaction),
+    marked_internal: context.internal === true,
+    email_domain: emailDomainOf(context.email),
+    user_agent: context.user_agent ?? null,
+    ip: context.ip ?? null,
+    metadata: interaction.metadata ?? {},
+  };
+}
+
+export interface Verdict {
+  event_id: string;
+  status: 'recorded' | 'duplicate';
+  counted: boolean;
+  reason: ExclusionReason | null;
+}
+
+export interface StoredOutcome {
+  recorded: boolean;
+  stored: { user_id: string; exclusion_reason: InteractionToStore['exclusion_reason']; marked_internal: boolean; email_domain: string | null };
+  knownUser: KnownUser | null;
+}
+
+/**
+ * What each submitted interaction amounts to, as known right now: what the database knew of the user,
+ * plus whatever earlier interactions in the same batch revealed (an internal email, a `context.internal`).
+ */
+export function verdicts(stored: readonly InteractionToStore[], outcomes: readonly StoredOutcome[], internal: InternalUsers): Verdict[] {
+  const learned = new Map<string, KnownUser>();
+  return stored.map((submitted, index) => {
+    const outcome = outcomes[index]!;
+    const { user_id, exclusion_reason, marked_internal, email_domain } = outcome.stored;
+    const before = learned.get(user_id) ?? outcome.knownUser ?? { markedInternal: false, emailDomains: [] };
+    const known: KnownUser = {
+      markedInternal: before.markedInternal || marked_internal,
+      emailDomains: email_domain === null ? before.emailDomains : [...before.emailDomains, email_domain],
+    };
+    if (outcome.recorded) learned.set(user_id, known);
+    const reason: ExclusionReason | null = isInternalUser(user_id, known.emailDomains, known.markedInternal, internal)
+      ? 'internal_user'
+      : exclusion_reason;
+    return { event_id: submitted.event_id, status: outcome.recorded ? 'recorded' : 'duplicate', counted: reason === null, reason };
+  });
+}

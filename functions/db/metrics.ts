@@ -1,0 +1,169 @@
+import type { ExclusionReason, InternalUsers } from '../core/classify.js';
+import type { CountingType } from '../core/interaction.js';
+import type { Headline } from '../core/metric.js';
+import { json, readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
+
+const DAY_MS = 86_400_000;
+
+// Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
+const INTERNAL_USERS = `internal_users AS (
+  SELECT user_id FROM users WHERE marked_internal
+  UNION
+  SELECT user_id FROM users
+  WHERE email_domains && ARRAY(SELECT jsonb_array_elements_text(:internal_email_domains::jsonb))
+  UNION
+  SELECT id::uuid FROM jsonb_array_elements_text(:internal_user_ids::jsonb) AS ids(id)
+)`;
+
+export function internalParams(internal: InternalUsers): SqlParams {
+  return {
+    internal_email_domains: json([...internal.emailDomains]),
+    internal_user_ids: json([...internal.userIds]),
+  };
+}
+
+const READ_HEADLINE = `
+WITH ${INTERNAL_USERS}
+SELECT
+  (SELECT last_real_at FROM real_users
+   WHERE user_id NOT IN (SELECT user_id FROM internal_users)
+   ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
+  (SELECT users FROM real_user_count)
+    - (SELECT count(*) FROM real_users WHERE user_id IN (SELECT user_id FROM internal_users)) AS total_users`;
+
+/** The headline: the last real interaction and how many real users there have ever been. Index reads only. */
+export async function readHeadline(db: Database, internal: InternalUsers): Promise<Headline> {
+  const [row] = await db.query(READ_HEADLINE, internalParams(internal));
+  return { lastRealInteractionAt: readTimestamp(row?.last_real_at), totalRealUsers: readNumber(row?.total_users) };
+}
+
+/** The headline plus real active users over rolling 24 h, 7 d and 30 d. */
+export interface Pulse extends Headline {
+  dau: number;
+  wau: number;
+  mau: number;
+}
+
+const READ_PULSE = `
+WITH ${INTERNAL_USERS},
+active AS (
+  SELECT last_real_at FROM real_users
+  WHERE last_real_at > :since_30d AND user_id NOT IN (SELECT user_id FROM internal_users)
+)
+SELECT
+  (SELECT last_real_at FROM real_users
+   WHERE user_id NOT IN (SELECT user_id FROM internal_users)
+   ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
+  (SELECT users FROM real_user_count)
+    - (SELECT count(*) FROM real_users WHERE user_id IN (SELECT user_id FROM internal_users)) AS total_users,
+  (SELECT count(*) FROM active WHERE last_real_at > :since_24h) AS dau,
+  (SELECT count(*) FROM active WHERE last_real_at > :since_7d) AS wau,
+  (SELECT count(*) FROM active) AS mau`;
+
+/** Everything the publisher sends to CloudWatch, in one query. */
+export async function readPulse(db: Database, internal: InternalUsers, now: Date): Promise<Pulse> {
+  const [row] = await db.query(READ_PULSE, {
+    ...internalParams(internal),
+    since_24h: new Date(now.getTime() - DAY_MS),
+    since_7d: new Date(now.getTime() - 7 * DAY_MS),
+    since_30d: new Date(now.getTime() - 30 * DAY_MS),
+  });
+  return {
+    lastRealInteractionAt: readTimestamp(row?.last_real_at),
+    totalRealUsers: readNumber(row?.total_users),
+    dau: readNumber(row?.dau),
+    wau: readNumber(row?.wau),
+    mau: readNumber(row?.mau),
+  };
+}
+
+const READ_LAST_BY_TYPE = `
+WITH ${INTERNAL_USERS}
+SELECT t.interaction_type,
+  (SELECT a.last_at FROM real_user_activity a
+   WHERE a.interaction_type = t.interaction_type AND a.user_id NOT IN (SELECT user_id FROM internal_users)
+   ORDER BY a.last_at DESC LIMIT 1) AS last_at
+FROM jsonb_array_elements_text(:types::jsonb) AS t(interaction_type)`;
+
+/** When a real user last did each kind of thing. */
+export async function readLastRealByType(
+  db: Database,
+  internal: InternalUsers,
+  types: readonly CountingType[],
+): Promise<Map<CountingType, Date | null>> {
+  const rows = await db.query(READ_LAST_BY_TYPE, { ...internalParams(internal), types: json(types) });
+  return new Map(rows.map((row) => [row.interaction_type as CountingType, readTimestamp(row.last_at)]));
+}
+
+export interface ExcludedInteraction {
+  eventId: string;
+  interactionType: string;
+  occurredAt: Date;
+  reason: ExclusionReason;
+}
+
+export interface Exclusions {
+  last: ExcludedInteraction | null;
+  countsSince: Record<ExclusionReason, number>;
+}
+
+const READ_EXCLUSIONS = `
+WITH ${INTERNAL_USERS},
+last_stored AS (
+  SELECT event_id, user_id, interaction_type, occurred_at, exclusion_reason FROM interactions
+  WHERE exclusion_reason IS NOT NULL ORDER BY occurred_at DESC LIMIT 1
+),
+last_internal AS (
+  SELECT x.* FROM internal_users iu
+  CROSS JOIN LATERAL (
+    SELECT event_id, user_id, interaction_type, occurred_at, exclusion_reason FROM interactions i
+    WHERE i.user_id = iu.user_id ORDER BY occurred_at DESC LIMIT 1
+  ) x
+  ORDER BY x.occurred_at DESC LIMIT 1
+),
+last_excluded AS (
+  SELECT * FROM (SELECT * FROM last_stored UNION ALL SELECT * FROM last_internal) l
+  ORDER BY occurred_at DESC LIMIT 1
+),
+recent AS (
+  SELECT user_id, exclusion_reason FROM interactions
+  WHERE exclusion_reason IS NOT NULL AND occurred_at > :since
+  UNION ALL
+  SELECT i.user_id, i.exclusion_reason FROM internal_users iu
+  JOIN interactions i ON i.user_id = iu.user_id AND i.occurred_at > :since AND i.exclusion_reason IS NULL
+)
+SELECT 'last' AS kind, l.event_id, l.interaction_type, l.occurred_at,
+       CASE WHEN l.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE l.exclusion_reason END AS reason,
+       0 AS interactions
+FROM last_excluded l
+UNION ALL
+SELECT 'count', NULL, NULL, NULL,
+       CASE WHEN r.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE r.exclusion_reason END,
+       count(*)
+FROM recent r GROUP BY 5`;
+
+/** What did not count: the last excluded interaction and counts per reason since `since`. */
+export async function readExclusions(db: Database, internal: InternalUsers, since: Date): Promise<Exclusions> {
+  const rows = await db.query(READ_EXCLUSIONS, { ...internalParams(internal), since });
+  const countsSince: Record<ExclusionReason, number> = {
+    internal_user: 0,
+    test_traffic: 0,
+    automated_client: 0,
+    not_engagement: 0,
+  };
+  let last: ExcludedInteraction | null = null;
+  for (const row of rows) {
+    const reason = row.reason as ExclusionReason;
+    if (row.kind === 'last') {
+      last = {
+        eventId: String(row.event_id),
+        interactionType: String(row.interaction_type),
+        occurredAt: readTimestamp(row.occurred_at)!,
+        reason,
+      };
+    } else {
+      countsSince[reason] = readNumber(row.interactions);
+    }
+  }
+  return { last, countsSince };
+}

@@ -1,0 +1,62 @@
+/** A value bound to a `:named` parameter. Dates travel as zone-less UTC text; uuid and json are tagged for the Data API's typeHint. */
+export type SqlValue = string | number | boolean | null | Date | SqlUuid | SqlJson;
+export interface SqlUuid {
+  readonly uuid: string;
+}
+export interface SqlJson {
+  readonly json: unknown;
+}
+export type SqlParams = Readonly<Record<string, SqlValue>>;
+export type Row = Record<string, unknown>;
+
+export const uuid = (value: string): SqlUuid => ({ uuid: value });
+/** Lists go in as JSON text and are unpacked in SQL: the Data API has no array parameters. */
+export const json = (value: unknown): SqlJson => ({ json: value });
+
+/**
+ * The one way handlers reach the database. The same SQL text runs on both adapters (Data API in AWS,
+ * PGlite locally), so it uses `:named` parameters, explicit casts and nothing newer than PostgreSQL 16.
+ */
+export interface Database {
+  query<T = Row>(sql: string, params?: SqlParams): Promise<T[]>;
+  /** Runs `work` in one transaction: all of it commits, or none. */
+  transaction<T>(work: (tx: Database) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The database could not answer within the time budget (Aurora resuming from zero): the caller should retry. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+  constructor(readonly retryAfterSeconds: number) {
+    super('the database is not available yet; retry shortly');
+  }
+}
+
+/** `YYYY-MM-DD HH:MM:SS.FFF` in UTC: the Data API's TIMESTAMP format, and unambiguous for PGlite (session zone UTC). */
+export function timestampText(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** PGlite returns Date; the Data API returns zone-less text, which is UTC. */
+export function readTimestamp(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  if (typeof value === 'string') {
+    const date = new Date(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(value) ? value : `${value.replace(' ', 'T')}Z`);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new TypeError(`not a timestamp: ${typeof value}`);
+}
+
+/** int8 and numeric may arrive as text from either adapter. */
+export function readNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint' || typeof value === 'string') return Number(value);
+  if (value === null || value === undefined) return 0;
+  throw new TypeError(`not a number: ${typeof value}`);
+}
+
+/** jsonb arrives parsed from PGlite and as text from the Data API. */
+export function readJson<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}

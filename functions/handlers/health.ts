@@ -1,0 +1,5 @@
+import type { ApiHandler } from './http.js';
+import { jsonResult } from './http.js';
+
+/** Liveness only: it must not wake a paused Aurora every time a load balancer or a person checks. */
+export const handler: ApiHandler = async () => jsonResult(200, { status: 'ok' });

@@ -1,0 +1,85 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { FieldProblem } from '../core/interaction.js';
+import { DatabaseUnavailableError } from '../db/port.js';
+
+export type ApiEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'headers' | 'body' | 'isBase64Encoded' | 'queryStringParameters'>;
+export type ApiResult = APIGatewayProxyResult;
+export type ApiHandler = (event: ApiEvent) => Promise<ApiResult>;
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+export function jsonResult(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** A request the client must change before retrying. `code` is stable for programs, `message` is for people. */
+export class RequestError extends Error {
+  override name = 'RequestError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly problems: FieldProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export const invalid = (problems: FieldProblem[]) =>
+  new RequestError(
+    400,
+    'invalid_request',
+    problems.length === 1 ? `${problems[0]!.field} ${problems[0]!.message}` : `${problems.length} problems with the request`,
+    problems,
+  );
+
+export function header(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value ?? undefined;
+  return undefined;
+}
+
+/** The JSON body, checked for type and size before it is parsed. */
+export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
+  const contentType = header(event, 'content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new RequestError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64') : Buffer.from(event.body ?? '', 'utf8');
+  if (raw.byteLength > maxBytes) {
+    throw new RequestError(413, 'payload_too_large', `the body must be at most ${maxBytes} bytes, got ${raw.byteLength}`);
+  }
+  if (raw.byteLength === 0) throw new RequestError(400, 'invalid_json', 'the body is empty: send a JSON object');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new RequestError(400, 'invalid_json', 'the body is not valid JSON');
+  }
+}
+
+export type ErrorLog = Pick<Logger, 'error'>;
+
+/**
+ * Maps what went wrong to an answer: the client's mistakes as 4xx with the field named, a sleeping database
+ * as 503 with Retry-After, anything else as a bare 500. Nothing internal (stack, SQL) reaches the caller,
+ * and only the error's class reaches the log.
+ */
+export function errorResult(error: unknown, log: ErrorLog): ApiResult {
+  if (error instanceof RequestError) {
+    return jsonResult(error.statusCode, {
+      error: error.code,
+      message: error.message,
+      ...(error.problems.length > 0 ? { problems: error.problems } : {}),
+    });
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    return jsonResult(
+      503,
+      { error: 'database_unavailable', message: error.message },
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
+  log.error('request failed', { errorName: (error as Error)?.name ?? typeof error, errorCode: (error as { code?: unknown })?.code });
+  return jsonResult(500, { error: 'internal_error', message: 'something went wrong on our side; it has been logged' });
+}

@@ -1,0 +1,66 @@
+import {
+  InteractionBatchSchema,
+  InteractionSchema,
+  parseWith,
+  type FieldProblem,
+  type InteractionInput,
+} from '../core/interaction.js';
+import { timingProblems, toStore, verdicts } from '../core/recording.js';
+import { recordInteractions } from '../db/interactions.js';
+import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
+import { lazyAwsDeps } from './runtime.js';
+import type { ServiceDeps } from './service.js';
+
+export const MAX_SINGLE_BODY_BYTES = 64 * 1024;
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+
+/** (adapter) POST /metrics/interaction(s) --> validate, classify --> one INSERT statement. */
+export function createIngestHandler(deps: ServiceDeps): ApiHandler {
+  async function store(inputs: InteractionInput[]) {
+    const now = deps.now();
+    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
+    const outcomes = await recordInteractions(deps.db, toStoreList);
+    return verdicts(toStoreList, outcomes, deps.config.internal);
+  }
+
+  async function recordOne(event: ApiEvent) {
+    const parsed = parseWith(InteractionSchema, jsonBody(event, MAX_SINGLE_BODY_BYTES));
+    if (!parsed.ok) throw invalid(parsed.problems);
+    const problems = timingProblems(parsed.value, deps.now());
+    if (problems.length > 0) throw invalid(problems);
+    const [verdict] = await store([parsed.value]);
+    return jsonResult(verdict!.status === 'recorded' ? 202 : 200, verdict);
+  }
+
+  async function recordBatch(event: ApiEvent) {
+    const parsed = parseWith(InteractionBatchSchema, jsonBody(event, MAX_BATCH_BODY_BYTES));
+    if (!parsed.ok) throw invalid(parsed.problems);
+    const now = deps.now();
+    const problems: FieldProblem[] = parsed.value.interactions.flatMap((item, index) =>
+      timingProblems(item, now, `interactions.${index}.occurred_at`),
+    );
+    if (problems.length > 0) throw invalid(problems);
+    const results = await store(parsed.value.interactions);
+    const recorded = results.filter((result) => result.status === 'recorded');
+    return jsonResult(recorded.length > 0 ? 202 : 200, {
+      status: recorded.length > 0 ? 'recorded' : 'duplicate',
+      recorded: recorded.length,
+      duplicates: results.length - recorded.length,
+      counted: recorded.filter((result) => result.counted).length,
+      results,
+    });
+  }
+
+  return async (event) => {
+    try {
+      if (event.httpMethod !== 'POST') throw new RequestError(405, 'method_not_allowed', `${event.httpMethod} is not allowed here: use POST`);
+      if (event.path === '/metrics/interaction') return await recordOne(event);
+      if (event.path === '/metrics/interactions') return await recordBatch(event);
+      throw new RequestError(404, 'not_found', `no route for ${event.path}`);
+    } catch (error) {
+      return errorResult(error, deps.log);
+    }
+  };
+}
+
+export const handler = lazyAwsDeps(createIngestHandler);

@@ -1,0 +1,40 @@
+import { COUNTING_TYPES } from '../core/interaction.js';
+import { daysSinceResponse } from '../core/metric.js';
+import { summaryResponse } from '../core/summary.js';
+import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../db/metrics.js';
+import { errorResult, jsonResult, RequestError, type ApiHandler } from './http.js';
+import { lazyAwsDeps } from './runtime.js';
+import type { ServiceDeps } from './service.js';
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** (adapter) GET /metrics/... --> indexed reads --> status bands. */
+export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
+  const { db, config } = deps;
+  const routes: Record<string, () => Promise<unknown>> = {
+    '/metrics/days-since-last-interaction': async () =>
+      daysSinceResponse(await readHeadline(db, config.internal), deps.now(), config),
+    '/metrics/summary': async () => {
+      const now = deps.now();
+      const [pulse, lastByType, exclusions] = await Promise.all([
+        readPulse(db, config.internal, now),
+        readLastRealByType(db, config.internal, COUNTING_TYPES),
+        readExclusions(db, config.internal, new Date(now.getTime() - WEEK_MS)),
+      ]);
+      return summaryResponse({ pulse, lastByType, exclusions }, now, config);
+    },
+  };
+
+  return async (event) => {
+    try {
+      const route = routes[event.path];
+      if (!route) throw new RequestError(404, 'not_found', `no route for ${event.path}`);
+      if (event.httpMethod !== 'GET') throw new RequestError(405, 'method_not_allowed', `${event.httpMethod} is not allowed here: use GET`);
+      return jsonResult(200, await route());
+    } catch (error) {
+      return errorResult(error, deps.log);
+    }
+  };
+}
+
+export const handler = lazyAwsDeps(createMetricsHandler);

@@ -1,0 +1,32 @@
+import { ConfigError } from '../core/config.js';
+import { startLocalService } from './service.js';
+
+// `npm start`: the service on the embedded database at http://127.0.0.1:9001.
+try {
+  const service = await startLocalService(process.env);
+  const { config, settings } = service;
+  const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
+  console.log(`days-since is listening on ${service.url}
+  data:            ${settings.dataDir === 'memory' ? 'in memory (lost on exit)' : settings.dataDir}
+  api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
+  status bands:    active < ${config.warningDays} day, warning < ${config.criticalDays} days, critical >= ${config.criticalDays} days
+  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}
+  internal users:  ${list(config.internal.userIds)}
+  internal emails: ${list(config.internal.emailDomains)}
+
+Try: curl -s ${service.url}/metrics/days-since-last-interaction | jq .`);
+  const stop = () => {
+    void service.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Configuration error: ${error.message}`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`Port already in use: ${(error as Error).message}. Set PORT to another port.`);
+  } else {
+    console.error(`Could not start: ${(error as Error).message}`);
+  }
+  process.exit(1);
+}

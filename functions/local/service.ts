@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig, numberFromEnv, type Config } from '../core/config.js';
+import { loadMigrations, migrate } from '../db/migrate.js';
+import { openPglite } from '../db/pglite.js';
+import type { Database } from '../db/port.js';
+import { handler as health } from '../handlers/health.js';
+import { createIngestHandler } from '../handlers/ingest.js';
+import { createMetricsHandler } from '../handlers/metrics.js';
+import type { ServiceDeps } from '../handlers/service.js';
+import { createLocalServer } from './server.js';
+
+export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LocalSettings {
+  host: string;
+  port: number;
+  dataDir: string;
+  apiKey: string | undefined;
+}
+
+export function loadLocalSettings(env: Env): LocalSettings {
+  return {
+    host: env.HOST?.trim() || '127.0.0.1',
+    port: numberFromEnv(env, 'PORT', 9001, { integer: true }),
+    dataDir: env.DATA_DIR?.trim() || './.data',
+    apiKey: env.API_KEY?.trim() || undefined,
+  };
+}
+
+export interface LocalService {
+  url: string;
+  db: Database;
+  config: Config;
+  settings: LocalSettings;
+  deps: ServiceDeps;
+  close(): Promise<void>;
+}
+
+/** Opens the embedded database, applies migrations, and serves the Lambda handlers over HTTP. */
+export async function startLocalService(env: Env, overrides: Partial<Pick<ServiceDeps, 'now' | 'log'>> = {}): Promise<LocalService> {
+  const config = loadConfig(env);
+  const settings = loadLocalSettings(env);
+  const db = await openPglite(settings.dataDir);
+  try {
+    await migrate(db, await loadMigrations(SQL_DIR));
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const deps: ServiceDeps = {
+    db,
+    config,
+    now: () => new Date(),
+    newEventId: randomUUID,
+    log: new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' }),
+    ...overrides,
+  };
+  const server = createLocalServer({
+    handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health },
+    apiKey: settings.apiKey,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  return {
+    url: `http://${host}:${port}`,
+    db,
+    config,
+    settings,
+    deps,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.close();
+    },
+  };
+}
