@@ -5,8 +5,8 @@ import { json, readNumber, readTimestamp, type Database, type SqlParams } from '
 
 const DAY_MS = 86_400_000;
 
-// Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
-const INTERNAL_USERS = `internal_users AS (
+// A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
+export const INTERNAL_USERS = `internal_users AS (
   SELECT user_id FROM users WHERE marked_internal
   UNION
   SELECT user_id FROM users

@@ -9,6 +9,8 @@ export interface LocalServerOptions {
   apiKey?: string | undefined;
   /** Bodies larger than this are refused before they are read in full. */
   maxBodyBytes?: number;
+  /** GET routes that exist only locally (the status page, the OpenAPI document), by path. Open like /healthz. */
+  localPages?: Record<string, () => Promise<ApiResult>>;
 }
 
 const OPEN_PATHS = new Set(['/healthz']);
@@ -42,6 +44,8 @@ export function createLocalServer(options: LocalServerOptions): Server {
   return createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
+      const page = options.localPages?.[url.pathname];
+      if (page && (request.method === 'GET' || request.method === 'HEAD')) return send(response, await page());
       const routes = ROUTES.filter((route) => route.path === url.pathname);
       if (routes.length === 0) {
         return send(response, jsonResult(404, { error: 'not_found', message: `no route for ${url.pathname}` }));
