@@ -1,0 +1,326 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../functions/db/port.js';
+import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { createMetricsHandler } from '../../functions/handlers/metrics.js';
+import { capturingLog, countRows, emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+
+const ALICE = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
+const BOB = '1f0e2d3c-4b5a-4978-8877-665544332211';
+const FOUNDER = '00000000-0000-4000-8000-000000000001';
+const NOW = '2026-02-08T12:30:15.000Z';
+const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+let db: Database;
+beforeAll(async () => {
+  db = await migratedDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+beforeEach(async () => {
+  await emptyDatabase(db);
+});
+
+function service(env: Record<string, string> = {}) {
+  const clock = testClock(NOW);
+  const logs = capturingLog();
+  const deps = testDeps(db, { now: clock.now, env, log: logs.log });
+  return { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), clock, logs };
+}
+
+const parse = (result: { body: string }) => JSON.parse(result.body);
+
+async function headline(metrics: ReturnType<typeof service>['metrics']) {
+  return parse(await metrics(get('/metrics/days-since-last-interaction')));
+}
+
+/** Every table's row count: "changes nothing" means this does not move. */
+async function snapshot() {
+  const tables = ['interactions', 'users', 'real_users', 'real_user_activity', 'daily_real_activity'];
+  const counts = await Promise.all(tables.map((table) => countRows(db, table)));
+  const [total] = await db.query<{ users: string | number }>('SELECT users FROM real_user_count');
+  return { ...Object.fromEntries(tables.map((table, i) => [table, counts[i]])), real_user_count: Number(total!.users) };
+}
+
+describe('POST /metrics/interaction', () => {
+  it('records a real interaction, counts it, and moves the number (the seed\'s Day 1 example)', async () => {
+    const { ingest, metrics, clock } = service();
+    clock.set('2026-02-08T13:32:15Z');
+    const result = await ingest(
+      post('/metrics/interaction', {
+        event_id: 'evt-1',
+        user_id: ALICE,
+        interaction_type: 'coach_call',
+        occurred_at: '2026-02-08T14:32:15+02:00',
+        metadata: { agent: 'sre', framework: 'well-architected' },
+        context: { email: 'alice@startup.io', user_agent: CHROME, ip: '203.0.113.7' },
+      }),
+    );
+    expect(result.statusCode).toBe(202);
+    expect(parse(result)).toEqual({ event_id: 'evt-1', status: 'recorded', counted: true, reason: null });
+    expect(await headline(metrics)).toEqual({
+      metric: 'days_since_last_real_user_interaction',
+      value: expect.closeTo(1 / 24, 9),
+      status: 'active',
+      target: 0,
+      last_interaction: '2026-02-08T12:32:15.000Z',
+      total_users: 1,
+    });
+  });
+
+  it('keeps only the email domain, never the address', async () => {
+    const { ingest } = service();
+    await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'signup', context: { email: 'Alice@Startup.IO' } }));
+    const rows = await db.query('SELECT * FROM interactions');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.email_domain).toBe('startup.io');
+    const everything = JSON.stringify(await db.query('SELECT i.*, u.* FROM interactions i JOIN users u USING (user_id)'));
+    expect(everything.toLowerCase()).not.toContain('alice@');
+  });
+
+  it('assigns an event_id when the client sends none, and defaults occurred_at to now', async () => {
+    const { ingest } = service();
+    const body = parse(await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' })));
+    expect(body.event_id).toBe('server-1');
+    const [row] = await db.query<{ occurred_at: Date }>('SELECT occurred_at FROM interactions');
+    expect(row!.occurred_at.toISOString()).toBe(NOW);
+  });
+
+  it('answers a repeated event_id with 200 duplicate and changes nothing', async () => {
+    const { ingest, metrics } = service();
+    const first = { event_id: 'retry-me', user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T10:00:00Z' };
+    expect((await ingest(post('/metrics/interaction', first))).statusCode).toBe(202);
+    const before = await snapshot();
+    const beforeMetric = await headline(metrics);
+    const again = await ingest(
+      post('/metrics/interaction', { ...first, interaction_type: 'decision', occurred_at: '2026-02-08T12:00:00Z' }),
+    );
+    expect(again.statusCode).toBe(200);
+    expect(parse(again)).toEqual({ event_id: 'retry-me', status: 'duplicate', counted: true, reason: null });
+    expect(await snapshot()).toEqual(before);
+    expect(await headline(metrics)).toEqual(beforeMetric);
+  });
+
+  it.each([
+    ['a landing-page visit', { interaction_type: 'page_view' }, 'not_engagement'],
+    ['test traffic', { interaction_type: 'login', context: { test: true } }, 'test_traffic'],
+    ['curl from a terminal', { interaction_type: 'login', context: { user_agent: 'curl/8.5.0' } }, 'automated_client'],
+    ['a python script', { interaction_type: 'agent_run', context: { user_agent: 'python-requests/2.32.3' } }, 'automated_client'],
+    ['a headless browser', { interaction_type: 'decision', context: { user_agent: 'Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0.0.0 Safari/537.36' } }, 'automated_client'],
+    ['Postman', { interaction_type: 'export', context: { user_agent: 'PostmanRuntime/7.43.0' } }, 'automated_client'],
+    ['a founder demo flagged internal', { interaction_type: 'coach_call', context: { internal: true } }, 'internal_user'],
+  ])('stores %s but does not count it', async (_name, fields, reason) => {
+    const { ingest, metrics } = service();
+    const result = await ingest(post('/metrics/interaction', { user_id: ALICE, ...fields }));
+    expect(result.statusCode).toBe(202);
+    expect(parse(result)).toMatchObject({ status: 'recorded', counted: false, reason });
+    expect(await countRows(db, 'interactions')).toBe(1);
+    expect(await headline(metrics)).toMatchObject({ value: null, status: 'no_users_yet', total_users: 0 });
+  });
+
+  it('does not count users listed in INTERNAL_USER_IDS or INTERNAL_EMAIL_DOMAINS', async () => {
+    const { ingest, metrics } = service({ INTERNAL_USER_IDS: FOUNDER, INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+    const byId = parse(await ingest(post('/metrics/interaction', { user_id: FOUNDER, interaction_type: 'coach_call' })));
+    const byEmail = parse(
+      await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'signup', context: { email: 'bob@SustainNet.io' } })),
+    );
+    expect([byId.reason, byEmail.reason]).toEqual(['internal_user', 'internal_user']);
+    expect(await headline(metrics)).toMatchObject({ status: 'no_users_yet', total_users: 0 });
+  });
+
+  it('answers internal_user for a user already known to be internal, even without an email this time', async () => {
+    const { ingest } = service({ INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+    await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'signup', context: { email: 'bob@sustainnet.io' } }));
+    const later = parse(await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'coach_call' })));
+    expect(later).toMatchObject({ counted: false, reason: 'internal_user' });
+  });
+
+  it('drops a user marked internal later from the number, with their whole history', async () => {
+    const { ingest, metrics } = service({ INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+    await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'signup', occurred_at: '2026-02-01T09:00:00Z' }));
+    await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'coach_call', occurred_at: '2026-02-08T11:00:00Z' }));
+    expect(await headline(metrics)).toMatchObject({ last_interaction: '2026-02-08T11:00:00.000Z', total_users: 2 });
+
+    await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'page_view', context: { email: 'bob@sustainnet.io' } }));
+    expect(await headline(metrics)).toMatchObject({ last_interaction: '2026-02-01T09:00:00.000Z', total_users: 1, status: 'critical' });
+  });
+
+  it('drops a user from the number when INTERNAL_USER_IDS names them after the fact', async () => {
+    const { ingest } = service();
+    await ingest(post('/metrics/interaction', { user_id: FOUNDER, interaction_type: 'coach_call' }));
+    const { metrics } = service({ INTERNAL_USER_IDS: FOUNDER });
+    expect(await headline(metrics)).toMatchObject({ value: null, total_users: 0 });
+  });
+
+  it('never moves the last interaction backwards when an older one arrives late', async () => {
+    const { ingest, metrics } = service();
+    await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T12:00:00Z' }));
+    await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'signup', occurred_at: '2026-02-02T12:00:00Z' }));
+    expect(await headline(metrics)).toMatchObject({ last_interaction: '2026-02-08T12:00:00.000Z', total_users: 1 });
+  });
+});
+
+describe('POST /metrics/interactions (batch)', () => {
+  it('records a batch in one go and counts duplicates within and across batches once', async () => {
+    const { ingest, metrics } = service();
+    const batch = {
+      interactions: [
+        { event_id: 'b-1', user_id: ALICE, interaction_type: 'signup', occurred_at: '2026-02-08T09:00:00Z' },
+        { event_id: 'b-2', user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T10:00:00Z' },
+        { event_id: 'b-1', user_id: ALICE, interaction_type: 'signup', occurred_at: '2026-02-08T09:00:00Z' },
+        { event_id: 'b-3', user_id: BOB, interaction_type: 'page_view', occurred_at: '2026-02-08T11:00:00Z' },
+      ],
+    };
+    const first = await ingest(post('/metrics/interactions', batch));
+    expect(first.statusCode).toBe(202);
+    expect(parse(first)).toEqual({
+      status: 'recorded',
+      recorded: 3,
+      duplicates: 1,
+      counted: 2,
+      results: [
+        { event_id: 'b-1', status: 'recorded', counted: true, reason: null },
+        { event_id: 'b-2', status: 'recorded', counted: true, reason: null },
+        { event_id: 'b-1', status: 'duplicate', counted: true, reason: null },
+        { event_id: 'b-3', status: 'recorded', counted: false, reason: 'not_engagement' },
+      ],
+    });
+    const before = await snapshot();
+    const again = await ingest(post('/metrics/interactions', batch));
+    expect(again.statusCode).toBe(200);
+    expect(parse(again)).toMatchObject({ status: 'duplicate', recorded: 0, duplicates: 4, counted: 0 });
+    expect(await snapshot()).toEqual(before);
+    expect(before).toMatchObject({ interactions: 3, real_users: 1, real_user_count: 1 });
+    expect(await headline(metrics)).toMatchObject({ total_users: 1, last_interaction: '2026-02-08T10:00:00.000Z' });
+  });
+
+  it('learns within a batch that a user is internal', async () => {
+    const { ingest } = service({ INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+    const body = parse(
+      await ingest(
+        post('/metrics/interactions', {
+          interactions: [
+            { user_id: BOB, interaction_type: 'signup', context: { email: 'bob@sustainnet.io' } },
+            { user_id: BOB, interaction_type: 'coach_call' },
+          ],
+        }),
+      ),
+    );
+    expect(body.results.map((result: { reason: string }) => result.reason)).toEqual(['internal_user', 'internal_user']);
+  });
+
+  it('accepts 500 interactions and refuses 501', async () => {
+    const { ingest } = service();
+    const item = (i: number) => ({ event_id: `bulk-${i}`, user_id: ALICE, interaction_type: 'login' });
+    const ok = await ingest(post('/metrics/interactions', { interactions: Array.from({ length: 500 }, (_, i) => item(i)) }));
+    expect(parse(ok)).toMatchObject({ recorded: 500, counted: 500 });
+    await emptyDatabase(db);
+    const tooMany = await ingest(post('/metrics/interactions', { interactions: Array.from({ length: 501 }, (_, i) => item(i)) }));
+    expect(tooMany.statusCode).toBe(400);
+    expect(parse(tooMany).problems).toEqual([{ field: 'interactions', message: 'must hold at most 500 interactions' }]);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+
+  it('refuses the whole batch when any item is invalid, listing every bad index and field', async () => {
+    const { ingest } = service();
+    const result = await ingest(
+      post('/metrics/interactions', {
+        interactions: [
+          { user_id: ALICE, interaction_type: 'login' },
+          { user_id: 'not-a-uuid', interaction_type: 'login' },
+          { user_id: ALICE, interaction_type: 'teleport' },
+          { user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T13:00:00Z' },
+        ],
+      }),
+    );
+    expect(result.statusCode).toBe(400);
+    const body = parse(result);
+    expect(body.error).toBe('invalid_request');
+    expect(body.problems.map((problem: { field: string }) => problem.field)).toEqual([
+      'interactions.1.user_id',
+      'interactions.2.interaction_type',
+    ]);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+
+  it('reports future occurred_at values by index when the shape is right', async () => {
+    const { ingest } = service();
+    const result = await ingest(
+      post('/metrics/interactions', {
+        interactions: [
+          { user_id: ALICE, interaction_type: 'login' },
+          { user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T13:00:00Z' },
+        ],
+      }),
+    );
+    expect(result.statusCode).toBe(400);
+    expect(parse(result).problems).toEqual([
+      { field: 'interactions.1.occurred_at', message: 'must not be more than 5 minutes in the future' },
+    ]);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+});
+
+describe('bad input gets a clear JSON error and changes nothing', () => {
+  const valid = { user_id: ALICE, interaction_type: 'login' };
+  const cases: Array<[string, () => ReturnType<typeof post>, number, string, string?]> = [
+    ['malformed JSON', () => post('/metrics/interaction', '{"user_id": '), 400, 'invalid_json'],
+    ['an empty body', () => post('/metrics/interaction', ''), 400, 'invalid_json'],
+    ['a JSON array instead of an object', () => post('/metrics/interaction', [valid]), 400, 'invalid_request', '(body)'],
+    ['a wrong content type', () => post('/metrics/interaction', valid, { 'content-type': 'text/plain' }), 415, 'unsupported_media_type'],
+    ['no user_id', () => post('/metrics/interaction', { interaction_type: 'login' }), 400, 'invalid_request', 'user_id'],
+    ['a user_id that is not a UUID', () => post('/metrics/interaction', { ...valid, user_id: '42' }), 400, 'invalid_request', 'user_id'],
+    ['an unknown interaction_type', () => post('/metrics/interaction', { ...valid, interaction_type: 'teleport' }), 400, 'invalid_request', 'interaction_type'],
+    ['an unparseable occurred_at', () => post('/metrics/interaction', { ...valid, occurred_at: 'yesterday' }), 400, 'invalid_request', 'occurred_at'],
+    ['an occurred_at without a zone', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T10:00:00' }), 400, 'invalid_request', 'occurred_at'],
+    ['an occurred_at more than 5 minutes ahead', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T12:36:00Z' }), 400, 'invalid_request', 'occurred_at'],
+    ['an unknown field', () => post('/metrics/interaction', { ...valid, interation_type: 'login' }), 400, 'invalid_request', '(body)'],
+    ['metadata that is not an object', () => post('/metrics/interaction', { ...valid, metadata: 'hi' }), 400, 'invalid_request', 'metadata'],
+    ['metadata over 8 KB', () => post('/metrics/interaction', { ...valid, metadata: { blob: 'x'.repeat(8200) } }), 400, 'invalid_request', 'metadata'],
+    ['a context email that is not an email', () => post('/metrics/interaction', { ...valid, context: { email: 'nope' } }), 400, 'invalid_request', 'context.email'],
+    ['a context.test that is not a boolean', () => post('/metrics/interaction', { ...valid, context: { test: 'yes' } }), 400, 'invalid_request', 'context.test'],
+    ['a single body over 64 KB', () => post('/metrics/interaction', { ...valid, metadata: { blob: 'x'.repeat(70_000) } }), 413, 'payload_too_large'],
+    ['a batch body over 1 MB', () => post('/metrics/interactions', { interactions: [{ ...valid, metadata: { blob: 'x'.repeat(1_100_000) } }] }), 413, 'payload_too_large'],
+    ['an empty batch', () => post('/metrics/interactions', { interactions: [] }), 400, 'invalid_request', 'interactions'],
+    ['a batch without its list', () => post('/metrics/interactions', [valid]), 400, 'invalid_request', '(body)'],
+    ['GET on the ingest route', () => ({ ...post('/metrics/interaction', valid), httpMethod: 'GET' }), 405, 'method_not_allowed'],
+  ];
+
+  it.each(cases)('%s', async (_name, request, status, code, field) => {
+    const { ingest } = service();
+    const result = await ingest(request());
+    expect(result.statusCode).toBe(status);
+    expect(result.headers?.['content-type']).toMatch(/^application\/json/);
+    const body = parse(result);
+    expect(body.error).toBe(code);
+    expect(typeof body.message).toBe('string');
+    if (field) expect(body.problems.map((problem: { field: string }) => problem.field)).toContain(field);
+    expect(result.body).not.toMatch(/INSERT|SELECT|at .*\.ts:\d+/);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+
+  it('names the missing field in the message', async () => {
+    const { ingest } = service();
+    const body = parse(await ingest(post('/metrics/interaction', { interaction_type: 'login' })));
+    expect(body.message).toBe('user_id is required');
+  });
+});
+
+describe('when the database fails', () => {
+  it('answers a bare 500 and logs neither SQL nor the stack', async () => {
+    const logs = capturingLog();
+    const broken: Database = {
+      ...db,
+      query: async () => {
+        throw Object.assign(new Error('syntax error at or near "INSERT INTO interactions" password=hunter2'), { code: '42601' });
+      },
+    };
+    const ingest = createIngestHandler(testDeps(broken, { log: logs.log }));
+    const result = await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' }));
+    expect(result.statusCode).toBe(500);
+    expect(JSON.parse(result.body)).toEqual({ error: 'internal_error', message: 'something went wrong on our side; it has been logged' });
+    expect(logs.lines).toHaveLength(1);
+    expect(logs.lines[0]).toContain('42601');
+    expect(logs.lines.join('\n')).not.toMatch(/INSERT|hunter2|at .*\.ts/);
+  });
+});

@@ -1,0 +1,75 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig } from '../../functions/core/config.js';
+import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { openPglite } from '../../functions/db/pglite.js';
+import type { Database } from '../../functions/db/port.js';
+import type { ApiEvent } from '../../functions/handlers/http.js';
+import type { ServiceDeps } from '../../functions/handlers/service.js';
+import { SQL_DIR } from '../../functions/local/service.js';
+
+/** A migrated in-memory PostgreSQL: the real thing the local run uses. */
+export async function migratedDatabase(): Promise<Database> {
+  const db = await openPglite('memory');
+  await migrate(db, await loadMigrations(SQL_DIR));
+  return db;
+}
+
+/** Empties every table the service writes, so each test starts from "no users yet". */
+export async function emptyDatabase(db: Database): Promise<void> {
+  const tables = await db.query<{ tablename: string }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'real_user_count')",
+  );
+  await db.query(`TRUNCATE ${tables.map((table) => table.tablename).join(', ')}`);
+  await db.query('UPDATE real_user_count SET users = 0');
+}
+
+/** A clock the test moves by hand. */
+export function testClock(start: string) {
+  let now = new Date(start);
+  return {
+    now: () => new Date(now),
+    set: (iso: string) => void (now = new Date(iso)),
+    advanceDays: (days: number) => void (now = new Date(now.getTime() + days * 86_400_000)),
+  };
+}
+
+/** A logger whose lines the test can read back. */
+export function capturingLog() {
+  const lines: string[] = [];
+  const logger = new Logger({ serviceName: 'days-since-test', logLevel: 'DEBUG' });
+  const capture = (level: string) => (message: string, ...extra: unknown[]) => void lines.push(JSON.stringify({ level, message, extra }));
+  return { lines, log: { info: capture('info'), warn: capture('warn'), error: capture('error') } as unknown as Pick<Logger, 'info' | 'warn' | 'error'>, logger };
+}
+
+export function testDeps(db: Database, overrides: Partial<ServiceDeps> & { env?: Record<string, string> } = {}): ServiceDeps {
+  const { env = {}, ...rest } = overrides;
+  let counter = 0;
+  return {
+    db,
+    config: loadConfig(env),
+    now: () => new Date(),
+    newEventId: () => `server-${++counter}`,
+    log: capturingLog().log,
+    ...rest,
+  };
+}
+
+export function post(path: string, body: unknown, headers: Record<string, string> = {}): ApiEvent {
+  return {
+    httpMethod: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    queryStringParameters: null,
+  };
+}
+
+export function get(path: string, query: Record<string, string> | null = null): ApiEvent {
+  return { httpMethod: 'GET', path, headers: {}, body: null, isBase64Encoded: false, queryStringParameters: query };
+}
+
+export async function countRows(db: Database, table: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return row!.n;
+}
