@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLocalService, type LocalService } from '../../functions/local/service.js';
+
+const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
+const running: LocalService[] = [];
+
+async function start(env: Record<string, string> = {}) {
+  const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', ...env });
+  running.push(service);
+  return service;
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((service) => service.close()));
+});
+
+const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+describe('the local server, over real HTTP', () => {
+  it('serves the seed\'s check-in, records an interaction, and serves the new number', async () => {
+    const { url } = await start();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const before = await fetch(`${url}/metrics/days-since-last-interaction`);
+    expect(before.status).toBe(200);
+    expect(before.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await before.json()).toEqual({
+      metric: 'days_since_last_real_user_interaction',
+      value: null,
+      status: 'no_users_yet',
+      target: 0,
+      last_interaction: null,
+      total_users: 0,
+    });
+    const recorded = await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'signup' });
+    expect(recorded.status).toBe(202);
+    const after = await (await fetch(`${url}/metrics/days-since-last-interaction`)).json();
+    expect(after).toMatchObject({ status: 'active', total_users: 1 });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers 404 for an unknown route and 405 with Allow for a wrong method', async () => {
+    const { url } = await start();
+    const missing = await fetch(`${url}/metrics/nope`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found', message: 'no route for /metrics/nope' });
+    const wrong = await fetch(`${url}/metrics/interaction`, { method: 'GET' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+  });
+
+  it('refuses a body over 1 MB with 413 without keeping it', async () => {
+    const { url } = await start();
+    const response = await fetch(`${url}/metrics/interactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(1024 * 1024 + 1),
+    });
+    expect(response.status).toBe(413);
+    expect((await response.json()).error).toBe('payload_too_large');
+  });
+
+  it('requires x-api-key on every route but /healthz when API_KEY is set', async () => {
+    const { url } = await start({ API_KEY: 'local-secret' });
+    expect((await fetch(`${url}/metrics/days-since-last-interaction`)).status).toBe(403);
+    expect((await fetch(`${url}/metrics/days-since-last-interaction`, { headers: { 'x-api-key': 'wrong' } })).status).toBe(403);
+    expect((await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(403);
+    expect((await fetch(`${url}/metrics/days-since-last-interaction`, { headers: { 'x-api-key': 'local-secret' } })).status).toBe(200);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps what it recorded across a restart when DATA_DIR is a folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'days-since-'));
+    try {
+      const first = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      await postJson(`${first.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' });
+      await first.close();
+      const second = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      running.push(second);
+      expect(await (await fetch(`${second.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });
+    } finally {
+      await Promise.all(running.splice(0).map((service) => service.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a bad configuration, naming the variable', async () => {
+    await expect(startLocalService({ PORT: '0', DATA_DIR: 'memory', CRITICAL_DAYS: 'a week' })).rejects.toThrow(
+      'CRITICAL_DAYS must be a number >= 0, got "a week"',
+    );
+  });
+});

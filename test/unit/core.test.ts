@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { emailDomainOf, isInternalUser, storedExclusionReason } from '../../functions/core/classify.js';
+import { ConfigError, loadConfig } from '../../functions/core/config.js';
+import { daysSinceResponse, publishableDays, statusFor } from '../../functions/core/metric.js';
+import { toStore, verdicts, type InteractionToStore, type StoredOutcome } from '../../functions/core/recording.js';
+import { toPositional } from '../../functions/db/pglite.js';
+import { readTimestamp } from '../../functions/db/port.js';
+
+const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
+const settings = loadConfig({});
+
+describe('status bands', () => {
+  it('follows the seed: active < 1, warning < 7, critical >= 7, no_users_yet without a value', () => {
+    expect([null, 0, 0.999, 1, 6.999, 7, 100].map((days) => statusFor(days, settings))).toEqual([
+      'no_users_yet',
+      'active',
+      'active',
+      'warning',
+      'warning',
+      'critical',
+      'critical',
+    ]);
+  });
+
+  it('never reports negative days for an interaction stamped slightly ahead of the clock', () => {
+    const response = daysSinceResponse(
+      { lastRealInteractionAt: new Date('2026-02-08T12:01:00Z'), totalRealUsers: 1 },
+      new Date('2026-02-08T12:00:00Z'),
+      settings,
+    );
+    expect(response.value).toBe(0);
+  });
+
+  it('publishes days since the baseline before the first real user, since CloudWatch has no infinity', () => {
+    const now = new Date('2026-02-08T00:00:00Z');
+    expect(publishableDays({ lastRealInteractionAt: null, totalRealUsers: 0 }, new Date('2026-02-01T00:00:00Z'), now)).toBe(7);
+    expect(publishableDays({ lastRealInteractionAt: new Date('2026-02-07T12:00:00Z'), totalRealUsers: 1 }, new Date('2026-02-01'), now)).toBe(0.5);
+  });
+});
+
+describe('classification', () => {
+  it('ranks the who before the what: test, then automated, then a landing-page visit', () => {
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { test: true, user_agent: 'curl/8' } })).toBe('test_traffic');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { user_agent: 'Wget/1.21' } })).toBe('automated_client');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view' })).toBe('not_engagement');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'payment', context: { user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' } })).toBeNull();
+  });
+
+  it('knows internal users by id, by email domain, or by their own flag', () => {
+    const internal = { userIds: new Set([USER]), emailDomains: new Set(['sustainnet.io']) };
+    expect(isInternalUser(USER.toUpperCase(), [], false, internal)).toBe(true);
+    expect(isInternalUser('x', ['gmail.com', 'sustainnet.io'], false, internal)).toBe(true);
+    expect(isInternalUser('x', [null], true, internal)).toBe(true);
+    expect(isInternalUser('x', ['gmail.com', null], false, internal)).toBe(false);
+  });
+
+  it('keeps only the lower-cased domain of an email', () => {
+    expect(emailDomainOf('Ana.Lima@Startup.IO')).toBe('startup.io');
+    expect(emailDomainOf(undefined)).toBeNull();
+  });
+});
+
+describe('verdicts', () => {
+  const stored = (overrides: Partial<InteractionToStore>): InteractionToStore => ({
+    ...toStore({ user_id: USER, interaction_type: 'login' }, new Date('2026-02-08T00:00:00Z'), () => 'e'),
+    ...overrides,
+  });
+  const outcome = (item: InteractionToStore, recorded = true, knownUser: StoredOutcome['knownUser'] = null): StoredOutcome => ({
+    recorded,
+    stored: { user_id: item.user_id, exclusion_reason: item.exclusion_reason, marked_internal: item.marked_internal, email_domain: item.email_domain },
+    knownUser,
+  });
+  const internal = { userIds: new Set<string>(), emailDomains: new Set(['sustainnet.io']) };
+
+  it('uses what the database knew of the user before', () => {
+    const item = stored({});
+    const [verdict] = verdicts([item], [outcome(item, true, { markedInternal: false, emailDomains: ['sustainnet.io'] })], internal);
+    expect(verdict).toEqual({ event_id: 'e', status: 'recorded', counted: false, reason: 'internal_user' });
+  });
+
+  it('carries what an earlier item of the same batch revealed to the later ones', () => {
+    const first = stored({ event_id: 'a', email_domain: 'sustainnet.io' });
+    const second = stored({ event_id: 'b' });
+    expect(verdicts([first, second], [outcome(first), outcome(second)], internal).map((v) => v.reason)).toEqual([
+      'internal_user',
+      'internal_user',
+    ]);
+  });
+});
+
+describe('configuration', () => {
+  it.each([
+    [{ WARNING_DAYS: 'soon' }, 'WARNING_DAYS must be a number >= 0, got "soon"'],
+    [{ WARNING_DAYS: '7', CRITICAL_DAYS: '7' }, 'CRITICAL_DAYS must be greater than WARNING_DAYS (7), got 7'],
+    [{ INTERNAL_USER_IDS: 'founder' }, 'INTERNAL_USER_IDS must be comma-separated UUIDs, got "founder"'],
+    [{ INTERNAL_EMAIL_DOMAINS: 'not a domain' }, 'INTERNAL_EMAIL_DOMAINS must be comma-separated domains like example.com, got "not a domain"'],
+    [{ BASELINE_DATE: 'Feb 1st' }, 'BASELINE_DATE must be a date like 2026-02-01, got "Feb 1st"'],
+    [{ DAU_TARGET: '2.5' }, 'DAU_TARGET must be a whole number >= 0, got "2.5"'],
+  ])('fails fast naming the variable: %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError(message.split(' ')[0]!, message.slice(message.indexOf(' ') + 1)));
+  });
+
+  it('reads lists, domains and the baseline', () => {
+    const config = loadConfig({
+      INTERNAL_USER_IDS: ` ${USER.toUpperCase()} , `,
+      INTERNAL_EMAIL_DOMAINS: '@SustainNet.io,example.com',
+      BASELINE_DATE: '2026-02-01',
+    });
+    expect([...config.internal.userIds]).toEqual([USER]);
+    expect([...config.internal.emailDomains]).toEqual(['sustainnet.io', 'example.com']);
+    expect(config.baselineDate).toEqual(new Date('2026-02-01T00:00:00Z'));
+  });
+});
+
+describe('SQL parameters', () => {
+  it('turns :named parameters into positional ones, leaving casts, strings and comments alone', () => {
+    const { text, values } = toPositional("SELECT :a::int, ':not_a_param', :b, :a -- :c\n", { a: 1, b: 'x' });
+    expect(text).toBe("SELECT $1::int, ':not_a_param', $2, $1 -- :c\n");
+    expect(values).toEqual([1, 'x']);
+  });
+
+  it('refuses a query whose parameter was not given', () => {
+    expect(() => toPositional('SELECT :missing', {})).toThrow('missing SQL parameter :missing');
+  });
+
+  it('reads the Data API\'s zone-less timestamps as UTC', () => {
+    expect(readTimestamp('2026-02-08 14:32:15.5')).toEqual(new Date('2026-02-08T14:32:15.500Z'));
+    expect(readTimestamp(null)).toBeNull();
+  });
+});
