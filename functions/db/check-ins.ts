@@ -1,0 +1,91 @@
+import type { InternalUsers } from '../core/classify.js';
+import type { CheckInSnapshot } from '../core/weekly-report.js';
+import { INTERNAL_USERS, internalParams } from './metrics.js';
+import { readNumber, readTimestamp, type Database } from './port.js';
+
+const WEEK_MS = 7 * 86_400_000;
+
+// first_real_at is indexed: two range counts, minus the internal users among them.
+const READ_NEW_REAL_USERS = `
+WITH ${INTERNAL_USERS}
+SELECT
+  (SELECT count(*) FROM real_users
+   WHERE first_real_at > :week_ago AND first_real_at <= :now AND user_id NOT IN (SELECT user_id FROM internal_users)) AS this_week,
+  (SELECT count(*) FROM real_users
+   WHERE first_real_at > :two_weeks_ago AND first_real_at <= :week_ago AND user_id NOT IN (SELECT user_id FROM internal_users)) AS last_week`;
+
+/** Real users whose first real interaction fell in the last 7 days, and in the 7 days before that. */
+export async function readNewRealUsers(db: Database, internal: InternalUsers, now: Date): Promise<{ thisWeek: number; lastWeek: number }> {
+  const [row] = await db.query(READ_NEW_REAL_USERS, {
+    ...internalParams(internal),
+    now,
+    week_ago: new Date(now.getTime() - WEEK_MS),
+    two_weeks_ago: new Date(now.getTime() - 2 * WEEK_MS),
+  });
+  return { thisWeek: readNumber(row?.this_week), lastWeek: readNumber(row?.last_week) };
+}
+
+const COLUMNS = 'slot, days, status, dau, wau, mau, total_real_users, new_real_users, posted_at';
+
+export interface StoredCheckIn extends CheckInSnapshot {
+  postedAt: Date | null;
+}
+
+function checkInOf(row: Record<string, unknown>): StoredCheckIn {
+  return {
+    slot: readTimestamp(row.slot)!,
+    days: readNumber(row.days),
+    status: row.status as CheckInSnapshot['status'],
+    dau: readNumber(row.dau),
+    wau: readNumber(row.wau),
+    mau: readNumber(row.mau),
+    totalRealUsers: readNumber(row.total_real_users),
+    newRealUsers: readNumber(row.new_real_users),
+    postedAt: readTimestamp(row.posted_at),
+  };
+}
+
+/** The last check-in that reached Slack before `slot`: what "since last Friday" compares with. */
+export async function readPreviousCheckIn(db: Database, slot: Date): Promise<StoredCheckIn | null> {
+  const [row] = await db.query(`SELECT ${COLUMNS} FROM weekly_check_ins WHERE slot < :slot AND posted_at IS NOT NULL ORDER BY slot DESC LIMIT 1`, {
+    slot,
+  });
+  return row ? checkInOf(row) : null;
+}
+
+/** The slot of the last check-in that reached Slack; null before the first. */
+export async function readLastPostedSlot(db: Database): Promise<Date | null> {
+  const [row] = await db.query('SELECT max(slot) AS slot FROM weekly_check_ins WHERE posted_at IS NOT NULL');
+  return readTimestamp(row?.slot);
+}
+
+/**
+ * Claims a Friday's check-in before it is posted. False: it already reached Slack (a retried schedule).
+ * A claim whose post failed is refreshed with the new figures, so the retry posts what is true now.
+ */
+export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users)
+     VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users)
+     ON CONFLICT (slot) DO UPDATE SET
+       days = excluded.days, status = excluded.status, dau = excluded.dau, wau = excluded.wau, mau = excluded.mau,
+       total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users
+     WHERE weekly_check_ins.posted_at IS NULL
+     RETURNING slot`,
+    {
+      slot: snapshot.slot,
+      days: snapshot.days,
+      status: snapshot.status,
+      dau: snapshot.dau,
+      wau: snapshot.wau,
+      mau: snapshot.mau,
+      total_real_users: snapshot.totalRealUsers,
+      new_real_users: snapshot.newRealUsers,
+    },
+  );
+  return rows.length > 0;
+}
+
+export async function markCheckInPosted(db: Database, slot: Date, at: Date): Promise<void> {
+  await db.query('UPDATE weekly_check_ins SET posted_at = :at WHERE slot = :slot', { slot, at });
+}

@@ -1,0 +1,60 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlackReply {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ReceivedPost {
+  path: string;
+  contentType: string | undefined;
+  body: { text: string; blocks: unknown[] };
+}
+
+/**
+ * A real HTTP server on 127.0.0.1 answering like a Slack incoming webhook: 200 "ok" unless replies are
+ * queued (429 with Retry-After, 5xx, 410 channel_is_archived ...). The path carries a secret-looking token,
+ * so tests can check it never leaks.
+ */
+export async function startSlackStandIn() {
+  const received: ReceivedPost[] = [];
+  const replies: SlackReply[] = [];
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    received.push({
+      path: request.url ?? '',
+      contentType: request.headers['content-type'],
+      body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+    });
+    const reply = replies.shift() ?? { status: 200, body: 'ok' };
+    response.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
+    response.end(reply.body ?? '');
+    for (const waiter of waiters.filter((w) => received.length >= w.count)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const secretPath = '/services/T0SECRET/B0SECRET/xoxSecretToken123';
+  return {
+    url: `http://127.0.0.1:${port}${secretPath}`,
+    secretPath,
+    received,
+    /** Queues answers for the next posts, in order. */
+    reply: (...next: SlackReply[]) => void replies.push(...next),
+    /** Resolves once `count` posts have arrived in all. */
+    posts: (count: number) =>
+      received.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type SlackStandIn = Awaited<ReturnType<typeof startSlackStandIn>>;
