@@ -78,7 +78,10 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: FieldPro
 
 export function parseWith<S extends z.ZodMiniType>(schema: S, body: unknown): Parsed<z.infer<S>> {
   const result = z.safeParse(schema, body);
-  if (result.success) return { ok: true, value: result.data };
+  if (result.success) {
+    const problems = nulCharacters(result.data, []);
+    return problems.length === 0 ? { ok: true, value: result.data } : { ok: false, problems };
+  }
   return {
     ok: false,
     problems: result.error.issues.map((issue) => ({
@@ -92,4 +95,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
   return issue.message;
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front, naming where it is, instead of failing in SQL. */
+function nulCharacters(value: unknown, path: (string | number)[]): FieldProblem[] {
+  const field = () => (path.length > 0 ? path.join('.') : '(body)');
+  if (typeof value === 'string') return value.includes('\u0000') ? [{ field: field(), message: 'must not contain the NUL character (\\u0000)' }] : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, item]) =>
+    key.includes('\u0000')
+      ? [{ field: field(), message: 'must not have a key containing the NUL character (\\u0000)' }]
+      : nulCharacters(item, [...path, Array.isArray(value) ? Number(key) : key]),
+  );
 }

@@ -38,10 +38,6 @@ WITH input AS (
 first_copy AS (
   SELECT DISTINCT ON (event_id) * FROM input ORDER BY event_id, ordinal
 ),
-existing AS (
-  SELECT event_id, user_id, exclusion_reason, marked_internal, email_domain
-  FROM interactions WHERE event_id IN (SELECT event_id FROM input)
-),
 inserted AS (
   INSERT INTO interactions (event_id, user_id, interaction_type, occurred_at, exclusion_reason, marked_internal,
                             email_domain, user_agent, ip, metadata)
@@ -60,6 +56,10 @@ known_users AS (
     first_seen_at   = least(users.first_seen_at, excluded.first_seen_at),
     marked_internal = users.marked_internal OR excluded.marked_internal,
     email_domains   = ARRAY(SELECT DISTINCT d FROM unnest(users.email_domains || excluded.email_domains) AS d ORDER BY d)
+  -- Rewriting an unchanged row would still update every index: most interactions teach nothing new.
+  WHERE excluded.first_seen_at < users.first_seen_at
+     OR (excluded.marked_internal AND NOT users.marked_internal)
+     OR NOT (excluded.email_domains <@ users.email_domains)
   RETURNING user_id
 ),
 real AS (
@@ -71,6 +71,7 @@ real_user_rows AS (
   ON CONFLICT (user_id) DO UPDATE SET
     first_real_at = least(real_users.first_real_at, excluded.first_real_at),
     last_real_at  = greatest(real_users.last_real_at, excluded.last_real_at)
+  WHERE excluded.first_real_at < real_users.first_real_at OR excluded.last_real_at > real_users.last_real_at
   RETURNING (xmax = 0) AS is_new
 ),
 real_user_total AS (
@@ -84,12 +85,14 @@ by_type AS (
   ON CONFLICT (user_id, interaction_type) DO UPDATE SET
     first_at = least(real_user_activity.first_at, excluded.first_at),
     last_at  = greatest(real_user_activity.last_at, excluded.last_at)
+  WHERE excluded.first_at < real_user_activity.first_at OR excluded.last_at > real_user_activity.last_at
   RETURNING user_id
 ),
 by_day AS (
   INSERT INTO daily_real_activity (day, user_id, last_at)
   SELECT (occurred_at AT TIME ZONE 'UTC')::date, user_id, max(occurred_at) FROM real GROUP BY 1, 2
-  ON CONFLICT (day, user_id) DO UPDATE SET last_at = greatest(daily_real_activity.last_at, excluded.last_at)
+  ON CONFLICT (day, user_id) DO UPDATE SET last_at = excluded.last_at
+  WHERE excluded.last_at > daily_real_activity.last_at
   RETURNING user_id
 )
 SELECT
@@ -103,9 +106,17 @@ SELECT
   to_jsonb(u.email_domains)                     AS prior_email_domains
 FROM input i
 JOIN first_copy f ON f.event_id = i.event_id
-LEFT JOIN existing e ON e.event_id = i.event_id
 LEFT JOIN inserted ins ON ins.event_id = i.event_id
-LEFT JOIN users u ON u.user_id = coalesce(e.user_id, f.user_id)
+-- LATERAL ... LIMIT 1 (never flattened into a join) keeps these on the unique indexes whatever the statistics say.
+-- Like every part of this statement they see the database as it was before it ran: the original of a
+-- duplicate, the user as known before.
+LEFT JOIN LATERAL (
+  SELECT x.event_id, x.user_id, x.exclusion_reason, x.marked_internal, x.email_domain
+  FROM interactions x WHERE x.event_id = i.event_id LIMIT 1
+) e ON true
+LEFT JOIN LATERAL (
+  SELECT p.marked_internal, p.email_domains FROM users p WHERE p.user_id = coalesce(e.user_id, f.user_id) LIMIT 1
+) u ON true
 ORDER BY i.ordinal`;
 
 interface OutcomeRow {
@@ -120,7 +131,7 @@ interface OutcomeRow {
 }
 
 /** Stores interactions (idempotent on event_id) and maintains every rollup, in one statement. */
-export async function recordInteractions(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
+async function recordNow(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
   const rows = await db.query<OutcomeRow>(RECORD_INTERACTIONS, { interactions: json(interactions) });
   return rows.map((row) => ({
     recorded: row.recorded,
@@ -135,4 +146,56 @@ export async function recordInteractions(db: Database, interactions: readonly St
         ? null
         : { markedInternal: row.prior_marked_internal, emailDomains: readJson<string[]>(row.prior_email_domains) },
   }));
+}
+
+interface Waiting {
+  interactions: readonly StoredInteraction[];
+  resolve(outcomes: RecordOutcome[]): void;
+  reject(error: unknown): void;
+}
+
+/** Most items one statement carries: the batch route's limit. */
+const MAX_ITEMS_PER_STATEMENT = 500;
+const queues = new WeakMap<Database, { running: boolean; waiting: Waiting[] }>();
+
+/**
+ * Records interactions. Calls that arrive while a statement is running on the same database are sent
+ * together as the next statement (group commit): one connection, as PGlite has, then serves many
+ * concurrent requests. A lone call runs at once, and a caller whose items break a shared statement is
+ * retried alone, so no caller fails for another's interactions.
+ */
+export function recordInteractions(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
+  return new Promise((resolve, reject) => {
+    let queue = queues.get(db);
+    if (!queue) queues.set(db, (queue = { running: false, waiting: [] }));
+    queue.waiting.push({ interactions, resolve, reject });
+    if (!queue.running) void drain(db, queue);
+  });
+}
+
+async function drain(db: Database, queue: { running: boolean; waiting: Waiting[] }): Promise<void> {
+  queue.running = true;
+  while (queue.waiting.length > 0) {
+    const group = [queue.waiting.shift()!];
+    let items = group[0]!.interactions.length;
+    while (queue.waiting.length > 0 && items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT) {
+      items += queue.waiting[0]!.interactions.length;
+      group.push(queue.waiting.shift()!);
+    }
+    await recordGroup(db, group);
+  }
+  queue.running = false;
+}
+
+async function recordGroup(db: Database, group: Waiting[]): Promise<void> {
+  try {
+    const outcomes = await recordNow(db, group.flatMap((waiting) => waiting.interactions));
+    let offset = 0;
+    for (const waiting of group) {
+      waiting.resolve(outcomes.slice(offset, (offset += waiting.interactions.length)));
+    }
+  } catch (error) {
+    if (group.length === 1) return group[0]!.reject(error);
+    for (const waiting of group) await recordGroup(db, [waiting]);
+  }
 }

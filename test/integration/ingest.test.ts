@@ -283,6 +283,8 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     ['a batch body over 1 MB', () => post('/metrics/interactions', { interactions: [{ ...valid, metadata: { blob: 'x'.repeat(1_100_000) } }] }), 413, 'payload_too_large'],
     ['an empty batch', () => post('/metrics/interactions', { interactions: [] }), 400, 'invalid_request', 'interactions'],
     ['a batch without its list', () => post('/metrics/interactions', [valid]), 400, 'invalid_request', '(body)'],
+    ['a NUL character in metadata', () => post('/metrics/interaction', { ...valid, metadata: { note: 'a\u0000b' } }), 400, 'invalid_request', 'metadata.note'],
+    ['a NUL character in an event_id', () => post('/metrics/interaction', { ...valid, event_id: 'a\u0000b' }), 400, 'invalid_request', 'event_id'],
     ['GET on the ingest route', () => ({ ...post('/metrics/interaction', valid), httpMethod: 'GET' }), 405, 'method_not_allowed'],
   ];
 
@@ -303,6 +305,46 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { interaction_type: 'login' })));
     expect(body.message).toBe('user_id is required');
+  });
+});
+
+describe('concurrent requests', () => {
+  it('are recorded together without losing, doubling or mixing up any of them', async () => {
+    const { ingest, metrics } = service();
+    const users = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const results = await Promise.all(
+      users.flatMap((user, i) => [
+        ingest(post('/metrics/interaction', { event_id: `c-${i}`, user_id: user, interaction_type: i % 2 ? 'login' : 'page_view' })),
+        ingest(post('/metrics/interaction', { event_id: `c-${i}`, user_id: user, interaction_type: i % 2 ? 'login' : 'page_view' })),
+      ]),
+    );
+    const bodies = results.map((result) => JSON.parse(result.body));
+    for (let i = 0; i < users.length; i++) {
+      const pair = bodies.slice(2 * i, 2 * i + 2);
+      expect(pair.map((body) => body.event_id)).toEqual([`c-${i}`, `c-${i}`]);
+      expect(pair.map((body) => body.status).sort()).toEqual(['duplicate', 'recorded']);
+      expect(pair.every((body) => body.reason === (i % 2 ? null : 'not_engagement'))).toBe(true);
+    }
+    expect(await countRows(db, 'interactions')).toBe(40);
+    expect(await headline(metrics)).toMatchObject({ total_users: 20 });
+  });
+
+  it('do not fail for a neighbour whose interaction the database refuses', async () => {
+    const { ingest } = service();
+    // A user_id that passes the UUID check but that this database refuses, sent alongside good ones.
+    await db.query("ALTER TABLE interactions ADD CONSTRAINT no_zero_user CHECK (user_id <> '00000000-0000-4000-8000-000000000000')");
+    try {
+      const results = await Promise.all(
+        // The first runs alone; the refused one then shares a statement with the last two.
+        [1, 0, 2, 3].map((i) =>
+          ingest(post('/metrics/interaction', { user_id: `00000000-0000-4000-8000-00000000000${i}`, interaction_type: 'login' })),
+        ),
+      );
+      expect(results.map((result) => result.statusCode)).toEqual([202, 500, 202, 202]);
+      expect(await countRows(db, 'interactions')).toBe(3);
+    } finally {
+      await db.query('ALTER TABLE interactions DROP CONSTRAINT no_zero_user');
+    }
   });
 });
 

@@ -221,7 +221,20 @@ describe('recordInteractions on the Data API', () => {
       ]),
     });
     const db = dataApiDatabase(new RDSDataClient({}), TARGET);
-    const [outcome] = await recordInteractions(db, []);
+    const [outcome] = await recordInteractions(db, [
+      {
+        event_id: 'again',
+        user_id: 'u',
+        interaction_type: 'login',
+        occurred_at: '2026-02-08T12:00:00.000Z',
+        exclusion_reason: null,
+        marked_internal: false,
+        email_domain: null,
+        user_agent: null,
+        ip: null,
+        metadata: {},
+      },
+    ]);
     expect(outcome).toEqual({
       recorded: false,
       stored: { user_id: 'u', exclusion_reason: 'test_traffic', marked_internal: false, email_domain: null },
