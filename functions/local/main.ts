@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/config.js';
+import { loadLoopSettings } from './loop.js';
 import { startLocalService } from './service.js';
 
 // `npm start`: the service on the embedded database at http://127.0.0.1:9001.
@@ -6,6 +7,7 @@ try {
   const service = await startLocalService(process.env);
   const { config, settings } = service;
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
+  const loop = loadLoopSettings(process.env);
   console.log(`days-since is listening on ${service.url}
   data:            ${settings.dataDir === 'memory' ? 'in memory (lost on exit)' : settings.dataDir}
   api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
@@ -13,6 +15,8 @@ try {
   targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}
   internal users:  ${list(config.internal.userIds)}
   internal emails: ${list(config.internal.emailDomains)}
+  publisher loop:  ${loop.intervalMs > 0 ? `every ${loop.intervalMs / 1000} s (PUBLISH_INTERVAL_SECONDS)` : 'off (PUBLISH_INTERVAL_SECONDS=0)'}
+  slack:           ${loop.slackWebhookUrl ? 'connected (SLACK_WEBHOOK_URL)' : 'not connected: alerts print here (set SLACK_WEBHOOK_URL to post them)'}
 
 Try: curl -s ${service.url}/metrics/days-since-last-interaction | jq .`);
   const stop = () => {

@@ -1,5 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { Database } from '../../functions/db/port.js';
+import { emptyDatabase, migratedDatabase } from '../support/harness.js';
 
 export interface SlackReply {
   status: number;
@@ -58,3 +61,19 @@ export async function startSlackStandIn() {
 }
 
 export type SlackStandIn = Awaited<ReturnType<typeof startSlackStandIn>>;
+
+/** A migrated in-memory database and a Slack stand-in for the file, both emptied before each test. */
+export function databaseAndSlack(): { db: Database; slack: SlackStandIn } {
+  const shared = {} as { db: Database; slack: SlackStandIn };
+  beforeAll(async () => {
+    [shared.db, shared.slack] = await Promise.all([migratedDatabase(), startSlackStandIn()]);
+  });
+  afterAll(async () => {
+    await Promise.all([shared.db.close(), shared.slack.close()]);
+  });
+  beforeEach(async () => {
+    await emptyDatabase(shared.db);
+    shared.slack.received.length = 0;
+  });
+  return shared;
+}

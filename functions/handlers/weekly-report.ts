@@ -1,0 +1,49 @@
+import { checkInMessage, latestCheckInSlot, snapshotOf, type CheckInFigures } from '../core/weekly-report.js';
+import { readAnnouncementsSince, readReading } from '../db/alerts.js';
+import { claimCheckIn, markCheckInPosted, readNewRealUsers, readPreviousCheckIn } from '../db/check-ins.js';
+import { readExclusions } from '../db/metrics.js';
+import { awsAlertingDeps, type AlertingDeps } from './notify-slack.js';
+import { lazyAwsDeps } from './runtime.js';
+
+const WEEK_MS = 7 * 86_400_000;
+
+export type CheckInOutcome = 'posted' | 'already_posted' | 'not_connected';
+
+/** Gathers the week's figures for the check-in of `slot`. */
+export async function checkInFigures(deps: AlertingDeps, slot: Date, now: Date): Promise<CheckInFigures> {
+  const { db, config } = deps;
+  const previous = await readPreviousCheckIn(db, slot);
+  const [reading, newRealUsers, exclusions, announcements] = await Promise.all([
+    readReading(db, config, deps.baseline, now),
+    readNewRealUsers(db, config.internal, now),
+    readExclusions(db, config.internal, new Date(now.getTime() - WEEK_MS)),
+    readAnnouncementsSince(db, previous?.slot ?? new Date(slot.getTime() - WEEK_MS)),
+  ]);
+  return { slot, reading, newRealUsers, lastExcluded: exclusions.last, previous, announcements };
+}
+
+/**
+ * Posts the check-in for the Friday 09:00 SAST at or before now, once: the slot is claimed before posting
+ * and marked after, so a retried schedule does not post twice, and a failed post is retried with fresh figures.
+ */
+export async function postWeeklyCheckIn(deps: AlertingDeps, slot = latestCheckInSlot(deps.now())): Promise<CheckInOutcome> {
+  const now = deps.now();
+  const figures = await checkInFigures(deps, slot, now);
+  if (!(await claimCheckIn(deps.db, snapshotOf(figures, deps.config)))) return 'already_posted';
+  const outcome = await deps.slack(checkInMessage(figures, deps.config, deps.dashboardUrl));
+  // Not connected: leave the claim open, so the check-in goes out once Slack is connected that Friday.
+  if (outcome === 'posted') await markCheckInPosted(deps.db, slot, deps.now());
+  return outcome;
+}
+
+/** (adapter) Friday schedule --> the week's figures --> Slack. */
+export function createWeeklyReportHandler(deps: AlertingDeps): () => Promise<CheckInOutcome> {
+  return async () => {
+    const outcome = await postWeeklyCheckIn(deps);
+    if (outcome === 'not_connected') deps.log.warn('weekly check-in not sent: Slack is not connected', { outcome });
+    else deps.log.info('weekly check-in', { outcome });
+    return outcome;
+  };
+}
+
+export const handler = lazyAwsDeps((deps) => createWeeklyReportHandler(awsAlertingDeps(deps, process.env)));

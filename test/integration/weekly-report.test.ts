@@ -1,0 +1,110 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
+import { recordAnnouncement } from '../../functions/db/alerts.js';
+import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
+import { createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
+import { post, testClock, testDeps } from '../support/harness.js';
+import { databaseAndSlack } from './slack-stand-in.js';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
+const ENV = { BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ARN: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
+
+const secrets = mockClient(SecretsManagerClient);
+const shared = databaseAndSlack();
+beforeEach(() => {
+  secrets.reset();
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: shared.slack.url });
+});
+
+function weekly(now: string) {
+  const clock = testClock(now);
+  const deps = testDeps(shared.db, { now: clock.now, env: ENV });
+  const ingest = createIngestHandler(deps);
+  return {
+    clock,
+    run: createWeeklyReportHandler(awsAlertingDeps(deps, ENV)),
+    record: async (body: object) => expect((await ingest(post('/metrics/interaction', body))).statusCode).toBe(202),
+  };
+}
+
+const texts = () => shared.slack.received.map((received) => received.body.text);
+
+describe('the Friday check-in', () => {
+  it('posts the week once at Friday 09:00 SAST, and next Friday says what changed', async () => {
+    const { run, record, clock } = weekly('2026-02-13T07:00:00Z');
+    await record({ user_id: '11111111-1111-4111-8111-111111111111', interaction_type: 'signup', occurred_at: '2026-02-03T08:00:00Z' });
+    await record({ user_id: '22222222-2222-4222-8222-222222222222', interaction_type: 'signup', occurred_at: '2026-02-10T08:00:00Z' });
+    await record({ user_id: '33333333-3333-4333-8333-333333333333', interaction_type: 'coach_call', occurred_at: '2026-02-12T19:00:00Z' });
+    await record({
+      user_id: 'f0f0f0f0-0000-4000-8000-000000000000',
+      interaction_type: 'agent_run',
+      occurred_at: '2026-02-13T06:00:00Z',
+      context: { email: 'founder@sn1ma.example' },
+    });
+
+    expect(await run()).toBe('posted');
+    expect(texts()).toEqual([
+      [
+        '📅 Friday check-in: days since last real user interaction = 0.50 (🟢 HEALTHY)',
+        '→ DAU 1 (target 10) · MAU 3 (target 50)',
+        '→ New real users this week: 2 (last week: 1)',
+        '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 SAST',
+        '→ Since last Friday: this is the first check-in, nothing to compare yet',
+        '→ Alerts since last Friday: none',
+        'Now: 0.50 days since the last real user interaction',
+        'Last real interaction: Thu 12 Feb 2026 21:00 SAST',
+        'Total real users: 3',
+      ].join('\n'),
+    ]);
+
+    // The schedule retries, or the local loop looks again: nothing new is posted.
+    clock.set('2026-02-13T07:05:00Z');
+    expect(await run()).toBe('already_posted');
+    expect(shared.slack.received).toHaveLength(1);
+
+    await recordAnnouncement(shared.db, { state: 'warning', at: new Date('2026-02-14T07:00:00Z'), days: 1.5, posted: true, source: 'alarm:prod-warning' });
+    clock.set('2026-02-20T07:00:00Z');
+    expect(await run()).toBe('posted');
+    expect(texts()[1]!.split('\n').slice(0, 6)).toEqual([
+      '📅 Friday check-in: days since last real user interaction = 7.50 (🚨 ALERT)',
+      '→ DAU 0 (target 10) · MAU 3 (target 50)',
+      '→ New real users this week: 0 (last week: 2)',
+      '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 SAST',
+      '→ Since last Friday: days 0.50 → 7.50 · status 🟢 HEALTHY → 🚨 ALERT · DAU 1 → 0 · MAU 3 (unchanged) · total real users 3 (unchanged)',
+      '→ Alerts since last Friday: 🟡 WARNING Sat 14 Feb 2026 09:00 SAST',
+    ]);
+    expect(await shared.db.query('SELECT slot, status, dau, mau, total_real_users, new_real_users, posted_at FROM weekly_check_ins ORDER BY slot')).toEqual([
+      {
+        slot: new Date('2026-02-13T07:00:00Z'),
+        status: 'active',
+        dau: 1,
+        mau: 3,
+        total_real_users: 3,
+        new_real_users: 2,
+        posted_at: new Date('2026-02-13T07:00:00Z'),
+      },
+      {
+        slot: new Date('2026-02-20T07:00:00Z'),
+        status: 'critical',
+        dau: 0,
+        mau: 3,
+        total_real_users: 3,
+        new_real_users: 0,
+        posted_at: new Date('2026-02-20T07:00:00Z'),
+      },
+    ]);
+  });
+
+  it('a failed post leaves the Friday open: the retry posts it, with the figures of the retry', async () => {
+    shared.slack.reply({ status: 404, body: 'no_service' });
+    const { run, clock } = weekly('2026-02-13T07:00:00Z');
+    await expect(run()).rejects.toBeInstanceOf(SlackWebhookRejectedError);
+    expect(await shared.db.query('SELECT posted_at FROM weekly_check_ins')).toEqual([{ posted_at: null }]);
+    clock.set('2026-02-13T08:00:00Z');
+    expect(await run()).toBe('posted');
+    expect(texts()[1]!.split('\n')[0]).toBe('📅 Friday check-in: days since last real user interaction = 12.33 since the baseline, no real user yet (🚨 ALERT)');
+  });
+});
