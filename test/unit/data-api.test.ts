@@ -99,7 +99,7 @@ describe('Data API adapter', () => {
     expect(JSON.parse(result.body)).toEqual({ event_id: 'e-1', status: 'recorded', counted: true, reason: null });
     expect(rds.calls()).toHaveLength(1);
     const input = rds.commandCalls(ExecuteStatementCommand)[0]!.args[0].input;
-    expect(input.sql).toMatch(/^\s*WITH input AS/);
+    expect(input.sql).toBe('SELECT * FROM record_interactions(:interactions::jsonb)');
     expect(input.parameters).toEqual([
       {
         name: 'interactions',

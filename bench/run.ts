@@ -1,0 +1,190 @@
+// npm run bench: the speed figures the README quotes, measured on 1,000,000 stored interactions in PGlite.
+// Figures only, no pass/fail: this machine is shared and noisy, so compare ratios taken in the same run.
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { loadConfig, numberFromEnv } from '../functions/core/config.js';
+import { COUNTING_TYPES, INTERACTION_TYPES } from '../functions/core/interaction.js';
+import { toStore } from '../functions/core/recording.js';
+import { recordInteractions } from '../functions/db/interactions.js';
+import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
+import { loadMigrations, migrate } from '../functions/db/migrate.js';
+import { openPglite } from '../functions/db/pglite.js';
+import type { Database } from '../functions/db/port.js';
+import { handler as health } from '../functions/handlers/health.js';
+import { createIngestHandler } from '../functions/handlers/ingest.js';
+import { createMetricsHandler } from '../functions/handlers/metrics.js';
+import type { ServiceDeps } from '../functions/handlers/service.js';
+import { createLocalServer } from '../functions/local/server.js';
+import { SQL_DIR } from '../functions/local/service.js';
+
+const INTERACTIONS = numberFromEnv(process.env, 'BENCH_INTERACTIONS', 1_000_000, { integer: true, min: 1000 });
+const USERS = Math.max(100, Math.round(INTERACTIONS / 50));
+const NOW = new Date();
+const DAY_MS = 86_400_000;
+const config = loadConfig({ INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+
+/** A deterministic generator, so every run stores the same history. */
+function random(seed: number) {
+  let state = seed;
+  return () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+}
+
+const userId = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+/** A year of mixed traffic, about 20 % of it excluded (landing-page visits, scripts, tests, the team). */
+function* history(count: number) {
+  const next = random(42);
+  for (let i = 0; i < count; i++) {
+    const user = Math.floor(next() * USERS);
+    const roll = next();
+    const internal = user < USERS * 0.02;
+    yield toStore(
+      {
+        event_id: `bench-${i}`,
+        user_id: userId(user),
+        interaction_type: roll < 0.1 ? 'page_view' : COUNTING_TYPES[Math.floor(next() * COUNTING_TYPES.length)]!,
+        occurred_at: new Date(NOW.getTime() - 30_000 - next() * 365 * DAY_MS).toISOString(),
+        context: {
+          ...(internal ? { email: `team${user}@sustainnet.io` } : {}),
+          ...(roll > 0.1 && roll < 0.15 ? { user_agent: 'python-requests/2.32.3' } : {}),
+          ...(roll > 0.15 && roll < 0.18 ? { test: true } : {}),
+        },
+      },
+      NOW,
+      () => '',
+    );
+  }
+}
+
+async function seed(db: Database) {
+  const started = performance.now();
+  let batch = [];
+  for (const interaction of history(INTERACTIONS)) {
+    batch.push(interaction);
+    if (batch.length === 500) {
+      await recordInteractions(db, batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await recordInteractions(db, batch);
+  await db.query('ANALYZE');
+  return performance.now() - started;
+}
+
+interface Figure {
+  name: string;
+  medianMs: number;
+  p95Ms: number;
+  runs: number;
+}
+
+async function measure(name: string, runs: number, read: () => Promise<unknown>): Promise<Figure> {
+  for (let i = 0; i < 5; i++) await read();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await read();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { name, medianMs: times[Math.floor(runs / 2)]!, p95Ms: times[Math.floor(runs * 0.95)]!, runs };
+}
+
+/** The seed's own table, indexes and query, filled with the same interactions. */
+async function seedViewQuery(db: Database): Promise<() => Promise<unknown>> {
+  await db.query(`CREATE TABLE user_interactions (
+    id SERIAL PRIMARY KEY, user_id UUID NOT NULL, interaction_type VARCHAR(50) NOT NULL,
+    timestamp TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP, metadata JSONB DEFAULT '{}')`);
+  await db.query(`INSERT INTO user_interactions (user_id, interaction_type, timestamp, metadata)
+    SELECT user_id, interaction_type, occurred_at, metadata FROM interactions ORDER BY id`);
+  await db.query('CREATE INDEX idx_user_interactions_user_id ON user_interactions(user_id)');
+  await db.query('CREATE INDEX idx_user_interactions_timestamp ON user_interactions(timestamp DESC)');
+  await db.query('CREATE INDEX idx_user_interactions_type ON user_interactions(interaction_type)');
+  await db.query('ANALYZE user_interactions');
+  return () =>
+    db.query(`SELECT
+        EXTRACT(EPOCH FROM (NOW() - MAX(timestamp))) / 86400 as days,
+        MAX(timestamp) as last_at,
+        COUNT(DISTINCT user_id) as users
+      FROM user_interactions
+      WHERE interaction_type IN ('signup', 'login', 'coach_call', 'agent_run', 'decision')`);
+}
+
+/** Fires `total` requests, `concurrency` at a time, and returns how many finished per second. */
+async function load(total: number, concurrency: number, send: (i: number) => Promise<Response>) {
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const response = await send(next++);
+        if (response.status >= 300) failures++;
+        await response.arrayBuffer();
+      }
+    }),
+  );
+  return { perSecond: total / ((performance.now() - started) / 1000), failures };
+}
+
+async function ingestOverHttp(db: Database) {
+  const deps: ServiceDeps = { db, config, now: () => new Date(), newEventId: () => crypto.randomUUID(), log: console };
+  const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health } });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const headers = { 'content-type': 'application/json' };
+  const item = (i: number) => ({
+    event_id: `http-${i}`,
+    user_id: userId(i % USERS),
+    interaction_type: INTERACTION_TYPES[i % INTERACTION_TYPES.length],
+  });
+  const singles = await load(4000, 16, (i) =>
+    fetch(`${url}/metrics/interaction`, { method: 'POST', headers, body: JSON.stringify(item(i)) }),
+  );
+  const batches = await load(100, 4, (i) =>
+    fetch(`${url}/metrics/interactions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ interactions: Array.from({ length: 500 }, (_, j) => item(1_000_000 + i * 500 + j)) }),
+    }),
+  );
+  server.closeAllConnections();
+  server.close();
+  return { singles, batches: { ...batches, interactionsPerSecond: batches.perSecond * 500 } };
+}
+
+const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+
+async function main() {
+  const db = await openPglite('memory');
+  await migrate(db, await loadMigrations(SQL_DIR));
+  console.log(`Seeding ${INTERACTIONS.toLocaleString('en')} interactions from ${USERS.toLocaleString('en')} users through the real write path...`);
+  const seedMs = await seed(db);
+  console.log(`  seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(INTERACTIONS / (seedMs / 1000)).toLocaleString('en')} interactions/s in batches of 500, no HTTP)\n`);
+
+  const figures: Figure[] = [];
+  figures.push(await measure('headline (GET /metrics/days-since-last-interaction)', 200, () => readHeadline(db, config.internal)));
+  figures.push(await measure('pulse: headline + DAU/WAU/MAU (publisher)', 50, () => readPulse(db, config.internal, NOW)));
+  figures.push(await measure('last real interaction per type', 50, () => readLastRealByType(db, config.internal, COUNTING_TYPES)));
+  figures.push(
+    await measure('exclusions over 7 days', 50, () => readExclusions(db, config.internal, new Date(NOW.getTime() - 7 * DAY_MS))),
+  );
+  // bench:status-page — milestones and history reads (issue 5) are added here.
+
+  const seedQuery = await seedViewQuery(db);
+  const seedFigure = await measure("the seed's view query on the same data", 10, seedQuery);
+  figures.push(seedFigure);
+
+  console.log('Reads (median / p95 over N runs):');
+  for (const figure of figures) console.log(`  ${figure.name.padEnd(58)} ${fmt(figure.medianMs).padStart(11)} ${fmt(figure.p95Ms).padStart(11)}  N=${figure.runs}`);
+  const headline = figures[0]!;
+  console.log(`\n  headline vs the seed's query: ${(seedFigure.medianMs / headline.medianMs).toFixed(0)}x faster (target >= 100x; headline target <= 5 ms median)\n`);
+
+  console.log('Ingest over HTTP on 127.0.0.1 (the local server, same process):');
+  const http = await ingestOverHttp(db);
+  console.log(`  single interactions: ${Math.round(http.singles.perSecond).toLocaleString('en')} requests/s (target >= 1,000; ${http.singles.failures} failed)`);
+  console.log(`  batches of 500:      ${Math.round(http.batches.interactionsPerSecond).toLocaleString('en')} interactions/s (target >= 20,000; ${http.batches.failures} failed)`);
+  await db.close();
+}
+
+await main();
