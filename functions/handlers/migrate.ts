@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { stringFromEnv } from '../core/config.js';
+import { dataApiDatabase, DEFAULT_RETRY, type RetryPolicy } from '../db/data-api.js';
+import { loadMigrations, migrate, type Migration, type MigrationReport } from '../db/migrate.js';
+import type { Database } from '../db/port.js';
+import { logger } from './runtime.js';
+
+/** One fingerprint of sql/ (names and contents, in order): a changed file changes the function, so the deploy runs it again. */
+export function migrationsDigest(migrations: readonly Migration[]): string {
+  const hash = createHash('sha256');
+  for (const migration of migrations) hash.update(migration.name).update('\0').update(migration.sql).update('\0');
+  return hash.digest('hex');
+}
+
+export interface MigrateDeps {
+  db: Database;
+  migrationsDir: string;
+  /** The fingerprint of the sql/ the deployment was synthesized from. */
+  expectedDigest: string;
+  log: Pick<Logger, 'info'>;
+}
+
+/**
+ * (adapter) deploy-time trigger --> the same migration runner as `npm start` --> Aurora through the Data API.
+ * Any throw fails the trigger, which fails and rolls back the deployment.
+ */
+export function createMigrateHandler(deps: MigrateDeps): () => Promise<MigrationReport> {
+  return async () => {
+    const migrations = await loadMigrations(deps.migrationsDir);
+    const digest = migrationsDigest(migrations);
+    if (digest !== deps.expectedDigest) {
+      // A bundle without (or with other) sql/ files must not report a schema it did not apply.
+      throw new Error(`the migrations bundled here (sha256 ${digest}) are not the ones this deployment was synthesized from (sha256 ${deps.expectedDigest})`);
+    }
+    const report = await migrate(deps.db, migrations);
+    deps.log.info('migrations applied', { applied: report.applied, alreadyApplied: report.alreadyApplied });
+    return report;
+  };
+}
+
+/** A new cluster may still be settling and a paused one takes seconds to resume: at deploy time, minutes of patience are right. */
+export const DEPLOY_RETRY: RetryPolicy = { ...DEFAULT_RETRY, budgetMs: 5 * 60_000, maxDelayMs: 15_000 };
+
+let run: (() => Promise<MigrationReport>) | undefined;
+
+/** The Lambda entry: the bundle carries sql/ beside index.mjs (copied by the stack's bundling hook). */
+export const handler = async (): Promise<MigrationReport> =>
+  (run ??= createMigrateHandler({
+    db: dataApiDatabase(
+      new RDSDataClient({}),
+      {
+        resourceArn: stringFromEnv(process.env, 'DB_CLUSTER_ARN'),
+        secretArn: stringFromEnv(process.env, 'DB_SECRET_ARN'),
+        database: stringFromEnv(process.env, 'DB_NAME'),
+      },
+      DEPLOY_RETRY,
+    ),
+    migrationsDir: fileURLToPath(new URL('./sql/', import.meta.url)),
+    expectedDigest: stringFromEnv(process.env, 'MIGRATIONS_SHA256'),
+    log: logger,
+  }))();

@@ -1,0 +1,87 @@
+import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
+import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
+import { openPglite } from '../../functions/db/pglite.js';
+import { createMigrateHandler, DEPLOY_RETRY, migrationsDigest } from '../../functions/handlers/migrate.js';
+import { SQL_DIR } from '../../lib/days-since-app.js';
+import { MIGRATION_TIMEOUT } from '../../lib/migrations.js';
+
+const quiet = { info: () => {} };
+
+describe('the deploy-time migration handler', () => {
+  it('applies sql/ with the same runner as the local run, then finds nothing left to do', async () => {
+    const db = await openPglite('memory');
+    const migrations = await loadMigrations(SQL_DIR);
+    const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: migrationsDigest(migrations), log: quiet });
+    const names = migrations.map((m) => m.name);
+    expect(await migrateNow()).toEqual({ applied: names, alreadyApplied: [] });
+    expect(await migrateNow()).toEqual({ applied: [], alreadyApplied: names });
+    const [row] = await db.query<{ n: unknown }>('SELECT count(*)::int AS n FROM real_user_count');
+    expect(row?.n).toBe(1);
+    await db.close();
+  });
+
+  it('applies nothing when sql/ is not the one the deployment was synthesized from', async () => {
+    const db = await openPglite('memory');
+    const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: '0'.repeat(64), log: quiet });
+    await expect(migrateNow()).rejects.toThrow(/^the migrations bundled here \(sha256 [0-9a-f]{64}\) are not the ones/);
+    expect(await db.query("SELECT to_regclass('schema_migrations') AS t")).toEqual([{ t: null }]);
+    await db.close();
+  });
+
+  it('fingerprints names and contents, in order', () => {
+    const a = { name: '001_a.sql', sql: 'CREATE TABLE a (id int);' };
+    const b = { name: '002_b.sql', sql: 'CREATE TABLE b (id int);' };
+    expect(migrationsDigest([a, b])).toBe(migrationsDigest([{ ...a }, { ...b }]));
+    expect(migrationsDigest([a, b])).not.toBe(migrationsDigest([b, a]));
+    expect(migrationsDigest([a])).not.toBe(migrationsDigest([{ ...a, name: '001_c.sql' }]));
+    expect(migrationsDigest([a])).not.toBe(migrationsDigest([{ ...a, sql: `${a.sql} ` }]));
+  });
+
+  it('waits out a resuming Aurora through the Data API, one transaction per migration', async () => {
+    const rds = mockClient(RDSDataClient);
+    try {
+      const target = {
+        resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:days-since',
+        secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:days-since-AbCdEf',
+        database: 'days_since',
+      };
+      let now = 0;
+      const retry: RetryPolicy = { ...DEPLOY_RETRY, random: () => 1, now: () => now, sleep: async (ms) => void (now += ms) };
+      const resuming = Object.assign(new Error('resuming'), { name: 'DatabaseResumingException' });
+      rds.on(ExecuteStatementCommand).rejectsOnce(resuming).rejectsOnce(resuming).resolves({ formattedRecords: '[]' });
+      rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
+      rds.on(CommitTransactionCommand).resolves({});
+
+      const migrations = await loadMigrations(SQL_DIR);
+      const migrateNow = createMigrateHandler({
+        db: dataApiDatabase(new RDSDataClient({ region: 'eu-west-1' }), target, retry),
+        migrationsDir: SQL_DIR,
+        expectedDigest: migrationsDigest(migrations),
+        log: quiet,
+      });
+      expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
+
+      const sent = rds.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input);
+      expect(sent[0]).toMatchObject({ ...target, sql: expect.stringContaining('CREATE TABLE IF NOT EXISTS schema_migrations') });
+      expect(sent[2]).toEqual(sent[0]);
+      for (const statement of migrations.flatMap((m) => splitStatements(m.sql))) {
+        expect(sent).toContainEqual(expect.objectContaining({ ...target, sql: statement, transactionId: 'tx-1' }));
+      }
+      expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(migrations.length);
+      expect(rds.commandCalls(CommitTransactionCommand).map((call) => call.args[0].input)).toEqual(
+        migrations.map(() => ({ resourceArn: target.resourceArn, secretArn: target.secretArn, transactionId: 'tx-1' })),
+      );
+      expect(now).toBeGreaterThan(0);
+    } finally {
+      rds.restore();
+    }
+  });
+
+  it('keeps retrying a sleeping database for minutes, each wait ending before the Lambda itself would time out', () => {
+    expect(DEPLOY_RETRY.budgetMs).toBeGreaterThanOrEqual(60_000);
+    expect(DEPLOY_RETRY.budgetMs + 60_000).toBeLessThan(MIGRATION_TIMEOUT.toMilliseconds());
+  });
+});
