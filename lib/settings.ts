@@ -1,0 +1,178 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import { ConfigError, loadConfig, numberFromEnv } from '../functions/core/config.js';
+
+/** A CDK context value that cannot be deployed; the message names the key as the user typed it. */
+export class ContextError extends Error {
+  override name = 'ContextError';
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`context "${key}" ${problem} (set it with -c ${key}=<value> or in cdk.json "context")`);
+  }
+}
+
+/** Context keys that become the Lambdas' environment, with the variable each one sets (the names `npm start` reads). */
+export const METRIC_CONTEXT = {
+  warningDays: 'WARNING_DAYS',
+  criticalDays: 'CRITICAL_DAYS',
+  dauTarget: 'DAU_TARGET',
+  mauTarget: 'MAU_TARGET',
+  baselineDate: 'BASELINE_DATE',
+  internalUserIds: 'INTERNAL_USER_IDS',
+  internalEmailDomains: 'INTERNAL_EMAIL_DOMAINS',
+  milestones: 'MILESTONES',
+} as const;
+
+const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN, snapshot: RemovalPolicy.SNAPSHOT, destroy: RemovalPolicy.DESTROY } as const;
+
+/** Everything a deployment can be told through context; defaults are the safe, cheap choice. */
+export interface DeploySettings {
+  /** The Lambdas' configuration, as environment variables (validated by the same loadConfig the Lambdas run). */
+  metricEnvironment: Record<(typeof METRIC_CONTEXT)[keyof typeof METRIC_CONTEXT], string>;
+  /** Requests per second per API key, steady state. @default 50 */
+  throttleRate: number;
+  /** Requests allowed in a burst per API key. @default 100 */
+  throttleBurst: number;
+  /** Aurora Serverless v2 capacity in ACUs; 0 lets the database pause when idle. @default 0 */
+  minCapacity: number;
+  /** @default 2 */
+  maxCapacity: number;
+  /** @default true */
+  deletionProtection: boolean;
+  /** What happens to the database when the stack is deleted. @default retain */
+  removalPolicy: RemovalPolicy;
+  /** @default 7 */
+  backupRetentionDays: number;
+  /** Retention of the Lambda and API access logs. @default 30 */
+  logRetention: RetentionDays;
+}
+
+type Raw = Record<string, string | undefined>;
+
+/** -c values arrive as text, cdk.json values as JSON: there a list may be an array, and milestones a JSON array of objects. */
+function contextText(node: Node, key: string): string | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null)) return value.join(',');
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+function contextNumber(raw: Raw, key: string, fallback: number, options: { min?: number; integer?: boolean } = {}): number {
+  try {
+    return numberFromEnv(raw, key, fallback, options);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ContextError(key, error.message.slice(key.length + 1));
+    throw error;
+  }
+}
+
+function contextBoolean(raw: Raw, key: string, fallback: boolean): boolean {
+  const value = raw[key]?.trim().toLowerCase();
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ContextError(key, `must be true or false, got "${raw[key]}"`);
+}
+
+function contextChoice<T>(raw: Raw, key: string, choices: Readonly<Record<string, T>>, fallback: string): T {
+  const value = raw[key]?.trim().toLowerCase() || fallback;
+  const choice = choices[value];
+  if (choice === undefined) throw new ContextError(key, `must be one of ${Object.keys(choices).join(', ')}, got "${raw[key]}"`);
+  return choice;
+}
+
+const ENV_TO_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, env]) => [env, key]));
+
+/** Runs the Lambdas' own configuration check at synth time, so a bad value fails `cdk deploy` instead of every request. */
+function metricEnvironment(raw: Raw): DeploySettings['metricEnvironment'] {
+  const env = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, name]) => [name, raw[key]?.trim() ?? '']));
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const problem = error.message.slice(error.variable.length + 1).replace(/\b[A-Z][A-Z_]+\b/g, (name) => ENV_TO_CONTEXT[name] ?? name);
+    throw new ContextError(ENV_TO_CONTEXT[error.variable] ?? error.variable, problem);
+  }
+  return {
+    WARNING_DAYS: String(config.warningDays),
+    CRITICAL_DAYS: String(config.criticalDays),
+    DAU_TARGET: String(config.dauTarget),
+    MAU_TARGET: String(config.mauTarget),
+    BASELINE_DATE: env.BASELINE_DATE ?? '',
+    INTERNAL_USER_IDS: [...config.internal.userIds].join(','),
+    INTERNAL_EMAIL_DOMAINS: [...config.internal.emailDomains].join(','),
+    // Unset stays unset: the Lambdas then use the seed's own milestone table.
+    MILESTONES: env.MILESTONES ? JSON.stringify(config.milestones) : '',
+  };
+}
+
+// Lambda refuses a function whose environment exceeds 4 KB; say so at synth time, naming what fills it.
+const LAMBDA_ENVIRONMENT_BYTES = 4096;
+const ROOM_FOR_OTHER_VARIABLES = 1024;
+
+export const DEPLOY_CONTEXT_KEYS = [
+  ...Object.keys(METRIC_CONTEXT),
+  'throttleRate',
+  'throttleBurst',
+  'minCapacity',
+  'maxCapacity',
+  'deletionProtection',
+  'removalPolicy',
+  'backupRetentionDays',
+  'logRetentionDays',
+] as const;
+
+/** Reads and checks every deployment setting from CDK context. */
+export function readDeploySettings(node: Node): DeploySettings {
+  const raw: Raw = Object.fromEntries(DEPLOY_CONTEXT_KEYS.map((key) => [key, contextText(node, key)]));
+  const metric = metricEnvironment(raw);
+  const listBytes = Buffer.byteLength(metric.INTERNAL_USER_IDS + metric.INTERNAL_EMAIL_DOMAINS + metric.MILESTONES);
+  if (listBytes > LAMBDA_ENVIRONMENT_BYTES - ROOM_FOR_OTHER_VARIABLES) {
+    const largest = (['internalUserIds', 'internalEmailDomains', 'milestones'] as const).reduce((a, b) =>
+      Buffer.byteLength(metric[METRIC_CONTEXT[a]]) >= Buffer.byteLength(metric[METRIC_CONTEXT[b]]) ? a : b,
+    );
+    throw new ContextError(
+      largest,
+      `is too long: internalUserIds, internalEmailDomains and milestones take ${listBytes} bytes together, and a Lambda's whole environment holds 4 KB`,
+    );
+  }
+
+  const minCapacity = contextNumber(raw, 'minCapacity', 0, { min: 0 });
+  const maxCapacity = contextNumber(raw, 'maxCapacity', 2, { min: 1 });
+  for (const [key, value] of [['minCapacity', minCapacity], ['maxCapacity', maxCapacity]] as const) {
+    if (value > 256 || !Number.isInteger(value * 2)) throw new ContextError(key, `must be a multiple of 0.5 ACU up to 256, got ${value}`);
+  }
+  if (maxCapacity < minCapacity) throw new ContextError('maxCapacity', `must be at least minCapacity (${minCapacity}), got ${maxCapacity}`);
+
+  const deletionProtection = contextBoolean(raw, 'deletionProtection', true);
+  const removalPolicy = contextChoice(raw, 'removalPolicy', REMOVAL_POLICIES, 'retain');
+  if (removalPolicy === RemovalPolicy.DESTROY && deletionProtection) {
+    throw new ContextError('removalPolicy', 'is destroy, which needs -c deletionProtection=false as well (a protected cluster cannot be deleted)');
+  }
+
+  const backupRetentionDays = contextNumber(raw, 'backupRetentionDays', 7, { min: 1, integer: true });
+  if (backupRetentionDays > 35) throw new ContextError('backupRetentionDays', `must be between 1 and 35 days, got ${backupRetentionDays}`);
+
+  const logRetentionDays = contextNumber(raw, 'logRetentionDays', 30, { min: 1, integer: true });
+  if (!Object.values(RetentionDays).includes(logRetentionDays)) {
+    const allowed = Object.values(RetentionDays).filter((days) => typeof days === 'number' && days > 0 && days < 10_000);
+    throw new ContextError('logRetentionDays', `must be one of CloudWatch's retention periods (${allowed.join(', ')}), got ${logRetentionDays}`);
+  }
+
+  const throttleRate = contextNumber(raw, 'throttleRate', 50, { min: 0 });
+  if (throttleRate === 0) throw new ContextError('throttleRate', 'must be more than 0 requests per second');
+  return {
+    metricEnvironment: metric,
+    throttleRate,
+    throttleBurst: contextNumber(raw, 'throttleBurst', 100, { min: 1, integer: true }),
+    minCapacity,
+    maxCapacity,
+    deletionProtection,
+    removalPolicy,
+    backupRetentionDays,
+    logRetention: logRetentionDays as RetentionDays,
+  };
+}

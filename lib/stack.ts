@@ -1,0 +1,62 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Migration } from '../functions/db/migrate.js';
+import { Alerting } from './alerting.js';
+import { DaysSinceApi } from './api.js';
+import { DaysSinceDatabase } from './database.js';
+import { ApiFunctions } from './functions.js';
+import { SchemaMigration } from './migrations.js';
+import { readDeploySettings, type DeploySettings } from './settings.js';
+
+export interface DaysSinceStackProps extends StackProps {
+  /** sql/, loaded by the same runner the migration Lambda uses. */
+  migrations: readonly Migration[];
+}
+
+/** The whole service: stateful database, the schema step, stateless functions and API. Other concerns attach to the public parts. */
+export class DaysSinceStack extends Stack {
+  readonly settings: DeploySettings;
+  readonly database: DaysSinceDatabase;
+  readonly schema: SchemaMigration;
+  readonly functions: ApiFunctions;
+  readonly api: DaysSinceApi;
+  readonly alerting: Alerting;
+
+  constructor(scope: Construct, id: string, props: DaysSinceStackProps) {
+    super(scope, id, { description: 'days-since: days since a real user last interacted', ...props });
+    this.settings = readDeploySettings(this.node);
+    const { settings } = this;
+    this.database = new DaysSinceDatabase(this, 'Database', settings);
+    this.schema = new SchemaMigration(this, 'Schema', { database: this.database, migrations: props.migrations, logRetention: settings.logRetention });
+    this.functions = new ApiFunctions(this, 'Functions', { database: this.database, settings });
+    this.api = new DaysSinceApi(this, 'Api', {
+      handlers: {
+        ingest: this.functions.byFamily.ingest.function,
+        metrics: this.functions.byFamily.metrics.function,
+        health: this.functions.byFamily.health.function,
+      },
+      throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },
+      logRetention: settings.logRetention,
+    });
+    const context = (key: string) => (this.node.tryGetContext(key) as string | undefined)?.toString() || undefined;
+    this.alerting = new Alerting(this, 'Alerting', {
+      database: this.database,
+      metricEnvironment: settings.metricEnvironment,
+      logRetention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+      namespace: context('metricNamespace'),
+      slackWebhookSecretName: context('slackWebhookSecretName'),
+      api: this.api.api,
+      functions: { ...Object.fromEntries(Object.entries(this.functions.byFamily).map(([family, fn]) => [family, fn.function])), migrate: this.schema.migrator.function },
+    });
+    // New handler code and the public stage wait for the schema they expect.
+    this.schema.precedes(this.functions, this.api.api.deploymentStage, this.alerting);
+
+    new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the API (append /metrics/...)', value: this.api.api.url });
+    new CfnOutput(this, 'ApiKeyId', { description: 'Id of the API key product backends send as x-api-key', value: this.api.apiKey.keyId });
+    new CfnOutput(this, 'GetApiKeyCommand', {
+      description: 'Prints the API key value',
+      value: `aws apigateway get-api-key --api-key ${this.api.apiKey.keyId} --include-value --query value --output text --region ${this.region}`,
+    });
+  }
+}

@@ -1,0 +1,334 @@
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requestModelSchema } from '../../functions/core/openapi.js';
+import { loadMigrations } from '../../functions/db/migrate.js';
+import { migrationsDigest } from '../../functions/handlers/migrate.js';
+import { ROUTES } from '../../functions/handlers/routes.js';
+import { SQL_DIR } from '../../lib/days-since-app.js';
+import { DATA_API_ACTIONS } from '../../lib/database.js';
+import { DaysSinceStack } from '../../lib/stack.js';
+import { logicalId, NO_BUNDLING, resourcesOf, synthesize } from './synth.js';
+
+const INTERNAL_USER = '6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f';
+
+// Non-default values everywhere, so each assertion proves the value travelled from context to the template.
+const CONTEXT = {
+  warningDays: '2',
+  criticalDays: '5',
+  dauTarget: '3',
+  mauTarget: '40',
+  baselineDate: '2026-02-01',
+  internalUserIds: INTERNAL_USER.toUpperCase(),
+  internalEmailDomains: 'Example.com, @corp.example.org',
+  throttleRate: '7.5',
+  throttleBurst: '13',
+  minCapacity: '0.5',
+  maxCapacity: '4',
+  backupRetentionDays: '14',
+  logRetentionDays: '90',
+};
+
+let template: Template;
+let defaults: Template;
+
+beforeAll(async () => {
+  template = (await synthesize(CONTEXT)).template;
+  defaults = (await synthesize()).template;
+});
+
+const functionId = (name: string) => logicalId(template, 'AWS::Lambda::Function', `Functions${name}Function`);
+const migratorId = () => logicalId(template, 'AWS::Lambda::Function', 'SchemaMigratorFunction');
+const clusterId = () => logicalId(template, 'AWS::RDS::DBCluster', 'DatabaseCluster');
+const secretRef = () => ({ Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabaseClusterSecretAttachment') });
+const clusterArn = () => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cluster:', { Ref: clusterId() }]],
+});
+
+/** The full path of an API Gateway resource, rebuilt from its PathPart and its parent chain. */
+function resourcePath(t: Template, resourceRef: unknown): string {
+  const resources = resourcesOf(t, 'AWS::ApiGateway::Resource');
+  const parts: string[] = [];
+  let ref = resourceRef as { Ref?: string };
+  while (ref.Ref && resources[ref.Ref]) {
+    const props = resources[ref.Ref]!.Properties!;
+    parts.unshift(props.PathPart as string);
+    ref = props.ParentId as { Ref?: string };
+  }
+  return `/${parts.join('/')}`;
+}
+
+describe('API Gateway', () => {
+  it('has one method per route, each answered by its family Lambda and each requiring an API key', () => {
+    const methods = Object.values(resourcesOf(template, 'AWS::ApiGateway::Method'));
+    const seen = methods.map((method) => {
+      const props = method.Properties!;
+      expect(props.ApiKeyRequired).toBe(true);
+      const uri = JSON.stringify((props.Integration as { Uri: unknown }).Uri);
+      const family = (['ingest', 'metrics', 'health'] as const).find((name) =>
+        uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))),
+      );
+      return { method: props.HttpMethod, path: resourcePath(template, props.ResourceId), family };
+    });
+    expect(seen).toEqual(expect.arrayContaining(ROUTES.map((route) => ({ ...route }))));
+    expect(seen).toHaveLength(ROUTES.length);
+  });
+
+  it('throttles each API key with the configured rate and burst, on the deployed stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 7.5, BurstLimit: 13 },
+      ApiStages: [Match.objectLike({ Stage: { Ref: logicalId(template, 'AWS::ApiGateway::Stage', 'ApiDeploymentStage') } })],
+    });
+    defaults.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+      KeyId: { Ref: logicalId(template, 'AWS::ApiGateway::ApiKey', 'ApiProductBackendKey') },
+      KeyType: 'API_KEY',
+    });
+  });
+
+  it('validates every POST body against the model generated from its zod schema', () => {
+    const [validatorId] = Object.keys(
+      template.findResources('AWS::ApiGateway::RequestValidator', { Properties: { ValidateRequestBody: true } }),
+    );
+    const models = resourcesOf(template, 'AWS::ApiGateway::Model');
+    const posts = Object.values(resourcesOf(template, 'AWS::ApiGateway::Method')).filter((m) => m.Properties!.HttpMethod === 'POST');
+    expect(posts).toHaveLength(ROUTES.filter((route) => route.method === 'POST').length);
+    for (const post of posts) {
+      const props = post.Properties!;
+      expect(props.RequestValidatorId).toEqual({ Ref: validatorId });
+      const modelRef = (props.RequestModels as Record<string, { Ref: string }>)['application/json']!;
+      const schema = models[modelRef.Ref]!.Properties!.Schema as Record<string, unknown>;
+      expect(schema).toEqual(requestModelSchema(resourcePath(template, props.ResourceId)));
+      expect(schema.$schema).toBe('http://json-schema.org/draft-04/schema#');
+      expect(schema.additionalProperties).toBe(false);
+      expect(JSON.stringify(schema)).not.toContain('"format"');
+    }
+  });
+
+  it('answers its own refusals in the handlers\' {error, message} shape', () => {
+    for (const [type, status, error] of [
+      ['BAD_REQUEST_BODY', '400', 'invalid_request'],
+      ['INVALID_API_KEY', '403', 'forbidden'],
+      ['MISSING_AUTHENTICATION_TOKEN', '404', 'not_found'],
+      ['THROTTLED', '429', 'throttled'],
+    ]) {
+      const responses = template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: type } });
+      const [response] = Object.values(responses) as { Properties: { StatusCode: string; ResponseTemplates: Record<string, string> } }[];
+      expect(response?.Properties.StatusCode).toBe(status);
+      expect(JSON.parse(response!.Properties.ResponseTemplates['application/json']!)).toMatchObject({ error });
+    }
+  });
+
+  it('writes JSON access logs to a log group with the configured retention, and publishes metrics', () => {
+    const stage = Object.values(resourcesOf(template, 'AWS::ApiGateway::Stage'))[0]!.Properties!;
+    const access = stage.AccessLogSetting as { DestinationArn: { 'Fn::GetAtt': [string, string] }; Format: string };
+    const fields = JSON.parse(access.Format) as Record<string, string>;
+    expect(fields).toMatchObject({ requestId: '$context.requestId', status: '$context.status', apiKeyId: '$context.identity.apiKeyId' });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    expect(resourcesOf(template, 'AWS::Logs::LogGroup')[access.DestinationArn['Fn::GetAtt'][0]]!.Properties!.RetentionInDays).toBe(90);
+    expect(stage.MethodSettings).toEqual([
+      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', MetricsEnabled: true, DataTraceEnabled: false }),
+    ]);
+  });
+});
+
+describe('Lambda functions', () => {
+  it('run Node 22 or newer on arm64 with the handler bundles, and keep their logs for the configured days', () => {
+    const functions = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([id]) => !id.startsWith('AWSCDK'));
+    expect(functions.map(([id]) => id.replace(/Function[0-9A-F]{8}$/, ''))).toEqual(
+      expect.arrayContaining(['FunctionsIngest', 'FunctionsMetrics', 'FunctionsHealth', 'SchemaMigrator']),
+    );
+    const logGroups = resourcesOf(template, 'AWS::Logs::LogGroup');
+    for (const [, fn] of functions) {
+      const props = fn.Properties!;
+      expect(Number(/^nodejs(\d+)\.x$/.exec(props.Runtime as string)?.[1])).toBeGreaterThanOrEqual(22);
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe('index.handler');
+      const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(logGroups[logGroup]!.Properties!.RetentionInDays).toBe(90);
+    }
+  });
+
+  it('give the API handlers the configuration from context under the names the local run reads', () => {
+    for (const name of ['Ingest', 'Metrics']) {
+      const variables = (resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]!.Properties!.Environment as { Variables: object })
+        .Variables;
+      expect(variables).toEqual({
+        WARNING_DAYS: '2',
+        CRITICAL_DAYS: '5',
+        DAU_TARGET: '3',
+        MAU_TARGET: '40',
+        BASELINE_DATE: '2026-02-01',
+        INTERNAL_USER_IDS: INTERNAL_USER,
+        INTERNAL_EMAIL_DOMAINS: 'example.com,corp.example.org',
+        MILESTONES: '',
+        DB_CLUSTER_ARN: clusterArn(),
+        DB_SECRET_ARN: secretRef(),
+        DB_NAME: 'days_since',
+      });
+    }
+    defaults.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '' }) },
+    });
+  });
+
+  it('pass milestones from context on as the MILESTONES JSON the handlers parse', async () => {
+    const milestones = [{ name: 'First payer', target_date: '2026-04-01', measure: 'paying_users', target: 1 }];
+    const { template: withMilestones } = await synthesize({ milestones });
+    withMilestones.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MILESTONES: JSON.stringify(milestones) }) },
+    });
+  });
+
+  it('grant exactly the four Data API calls on this cluster and reading its secret, and nothing else', () => {
+    const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy'));
+    const statementsOf = (roleIdPrefix: string) => {
+      const policy = policies.find((p) => JSON.stringify(p.Properties!.Roles).includes(`"${roleIdPrefix}`));
+      return (policy!.Properties!.PolicyDocument as { Statement: object[] }).Statement;
+    };
+    const logs = (name: string) => ({
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': [logicalId(template, 'AWS::Logs::LogGroup', `${name}Logs`), 'Arn'] },
+    });
+    const dataApi = { Effect: 'Allow', Action: [...DATA_API_ACTIONS], Resource: clusterArn() };
+    const secret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretRef() };
+    for (const name of ['FunctionsIngest', 'FunctionsMetrics', 'SchemaMigrator']) {
+      expect(statementsOf(`${name}Role`)).toEqual([logs(name), dataApi, secret]);
+    }
+    expect(statementsOf('FunctionsHealthRole')).toEqual([logs('FunctionsHealth')]);
+    expect(DATA_API_ACTIONS).toEqual(['rds-data:ExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction']);
+    // No managed policy sneaks broader rights onto the function roles.
+    for (const [id, role] of Object.entries(resourcesOf(template, 'AWS::IAM::Role'))) {
+      if (id.startsWith('Functions') || id.startsWith('SchemaMigrator')) expect(role.Properties!.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('Aurora', () => {
+  it('is PostgreSQL 16 Serverless v2 with the Data API, encryption, backups and the configured capacity', () => {
+    template.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      EngineVersion: Match.stringLikeRegexp('^16\\.'),
+      EnableHttpEndpoint: true,
+      StorageEncrypted: true,
+      BackupRetentionPeriod: 14,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
+      DatabaseName: 'days_since',
+    });
+    defaults.hasResourceProperties('AWS::RDS::DBCluster', {
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2 },
+      BackupRetentionPeriod: 7,
+    });
+    template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
+    template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Family: 'aurora-postgresql16', Parameters: { timezone: 'UTC' } });
+  });
+
+  it('is at least 16.4, the first 16.x that both serves the Data API and pauses at 0 ACU', () => {
+    const version = Object.values(resourcesOf(defaults, 'AWS::RDS::DBCluster'))[0]!.Properties!.EngineVersion as string;
+    expect(Number(version.split('.')[1])).toBeGreaterThanOrEqual(4);
+  });
+
+  it('sits in isolated subnets with no NAT, no internet gateway and no inbound rule', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    for (const subnet of Object.values(resourcesOf(template, 'AWS::EC2::Subnet'))) expect(subnet.Properties!.MapPublicIpOnLaunch).toBe(false);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('no inbound rules') });
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) expect(fn.Properties!.VpcConfig).toBeUndefined();
+  });
+
+  it('is protected and kept by default, with what it stands on', () => {
+    defaults.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtection: true }) });
+    for (const type of ['AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::SecretsManager::Secret', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBSubnetGroup']) {
+      for (const resource of Object.values(resourcesOf(defaults, type))) expect(resource.DeletionPolicy, type).toBe('Retain');
+    }
+  });
+
+  it('is snapshotted or deleted with everything it stands on when context says so', async () => {
+    const snapshot = (await synthesize({ removalPolicy: 'snapshot' })).template;
+    snapshot.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot' });
+    snapshot.hasResource('AWS::EC2::VPC', { DeletionPolicy: 'Delete' });
+
+    const destroy = (await synthesize({ removalPolicy: 'destroy', deletionProtection: 'false' })).template;
+    destroy.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtection: false }) });
+    for (const type of ['AWS::EC2::VPC', 'AWS::SecretsManager::Secret', 'AWS::RDS::DBClusterParameterGroup']) {
+      destroy.hasResource(type, { DeletionPolicy: 'Delete' });
+    }
+  });
+});
+
+describe('migrations at deploy', () => {
+  it('run the migrator after the whole database exists and before the stage and the API handlers', () => {
+    const [triggerId, trigger] = Object.entries(resourcesOf(template, 'Custom::Trigger'))[0]!;
+    for (const id of Object.keys(template.findResources('AWS::RDS::DBCluster')).concat(Object.keys(template.findResources('AWS::RDS::DBInstance')))) {
+      expect(trigger.DependsOn).toContain(id);
+    }
+    expect(trigger.Properties).toMatchObject({ InvocationType: 'RequestResponse', ExecuteOnHandlerChange: true });
+    const version = resourcesOf(template, 'AWS::Lambda::Version')[(trigger.Properties!.HandlerArn as { Ref: string }).Ref]!;
+    expect(version.Properties!.FunctionName).toEqual({ Ref: migratorId() });
+
+    const stage = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0] as { DependsOn: string[] };
+    expect(stage.DependsOn).toContain(triggerId);
+    for (const name of ['Ingest', 'Metrics', 'Health']) {
+      expect((resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)] as { DependsOn: string[] }).DependsOn).toContain(triggerId);
+    }
+  });
+
+  it('wait longer for the migrator than the migrator may run', () => {
+    const trigger = Object.values(resourcesOf(template, 'Custom::Trigger'))[0]!;
+    const migrator = resourcesOf(template, 'AWS::Lambda::Function')[migratorId()]!;
+    expect(Number(trigger.Properties!.Timeout)).toBeGreaterThan((migrator.Properties!.Timeout as number) * 1000);
+  });
+
+  it('carry the digest of sql/ in the migrator, so a changed migration is a new version the trigger runs again', async () => {
+    const migrations = await loadMigrations(SQL_DIR);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MIGRATIONS_SHA256: migrationsDigest(migrations) }) },
+    });
+    const versionFor = (sql: typeof migrations) => {
+      const app = new App({ context: NO_BUNDLING });
+      const t = Template.fromStack(new DaysSinceStack(app, 'DaysSince', { migrations: sql }));
+      return (Object.values(resourcesOf(t, 'Custom::Trigger'))[0]!.Properties!.HandlerArn as { Ref: string }).Ref;
+    };
+    const changed = migrations.map((m, i) => (i === migrations.length - 1 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
+    expect(versionFor(migrations)).toBe(versionFor([...migrations]));
+    expect(versionFor(changed)).not.toBe(versionFor(migrations));
+  });
+});
+
+describe('the stack as a whole', () => {
+  it('outputs the API URL and the command that prints the API key', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiKeyId', 'ApiUrl', 'GetApiKeyCommand']));
+    // RestApi's own, generated-name copy of the URL is gone: one URL output, under the name the README gives.
+    expect(Object.keys(outputs).filter((id) => id.startsWith('ApiEndpoint'))).toEqual([]);
+    const command = JSON.stringify(outputs.GetApiKeyCommand!.Value);
+    expect(command).toContain('aws apigateway get-api-key --api-key ');
+    expect(command).toContain(JSON.stringify({ Ref: logicalId(template, 'AWS::ApiGateway::ApiKey', 'ApiProductBackendKey') }));
+    expect(command).toContain('--include-value');
+    expect(JSON.stringify(outputs.ApiUrl!.Value)).toContain('.execute-api.');
+  });
+
+  it('names no physical resource, so two copies deploy side by side', async () => {
+    const namingKeys = /^(FunctionName|RoleName|LogGroupName|DBClusterIdentifier|DBInstanceIdentifier|DBSubnetGroupName|DBClusterParameterGroupName|Name|SecretName|GroupName|UsagePlanName|ModelName|PolicyName)$/;
+    const a = (await synthesize({ stackName: 'DaysSinceA' })).template.toJSON();
+    const b = (await synthesize({ stackName: 'DaysSinceB' })).template.toJSON();
+    const literalNames = (t: typeof a) =>
+      Object.entries(t.Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>).flatMap(([id, r]) =>
+        Object.entries(r.Properties ?? {})
+          .filter(([key, value]) => namingKeys.test(key) && typeof value === 'string')
+          .map(([key, value]) => `${r.Type} ${id}.${key}=${value as string}`),
+      );
+    // CloudFormation requires a RestApi name and a policy name; both differ per stack or per policy document.
+    const shared = literalNames(a).filter((name) => literalNames(b).includes(name));
+    expect(shared.filter((name) => !name.startsWith('AWS::IAM::Policy'))).toEqual([]);
+    expect(literalNames(a)).toContain(`AWS::ApiGateway::RestApi ${logicalId(Template.fromJSON(a), 'AWS::ApiGateway::RestApi', 'Api')}.Name=DaysSinceA-api`);
+  });
+
+  it('synthesizes without an account, a region or any lookup', async () => {
+    const { app, stack } = await synthesize();
+    expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+    expect(app.synth().manifest.missing).toBeUndefined();
+  });
+});
