@@ -1,0 +1,429 @@
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
+import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/alerting.js';
+import { DaysSinceDatabase } from '../../lib/database.js';
+
+const METRIC_ENVIRONMENT = { WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '2026-02-01' };
+
+/** A small stack of its own: the database the functions read, and the alerting construct. */
+function alertingStack(props: Partial<AlertingProps> = {}) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Prod');
+  const database = new DaysSinceDatabase(stack, 'Database', {
+    minCapacity: 0,
+    maxCapacity: 2,
+    deletionProtection: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+    backupRetentionDays: 7,
+  });
+  const alerting = new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, logRetention: RetentionDays.ONE_MONTH, ...props });
+  return { app, stack, alerting, template: Template.fromStack(stack) };
+}
+
+type Resources = Record<string, { Properties: Record<string, any> }>;
+
+let built: ReturnType<typeof alertingStack>;
+let template: Template;
+beforeAll(() => {
+  built = alertingStack();
+  template = built.template;
+});
+
+const ref = (construct: { node: { defaultChild?: unknown } } | undefined) => ({ Ref: built.stack.getLogicalId(construct!.node.defaultChild as never) });
+const topicRef = () => ref(built.alerting.topic);
+const fnArn = (fn: { function: { node: { defaultChild?: unknown } } }) => ({
+  'Fn::GetAtt': [built.stack.getLogicalId(fn.function.node.defaultChild as never), 'Arn'],
+});
+const queueArn = (queue: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [built.stack.getLogicalId(queue.node.defaultChild as never), 'Arn'] });
+
+describe('schedules (EventBridge Scheduler)', () => {
+  it('publishes every 5 minutes, with a retry policy and a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: fnArn(built.alerting.publisher),
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 240 },
+        DeadLetterConfig: { Arn: queueArn(built.alerting.deadLetters.publisher) },
+      },
+    });
+  });
+
+  it('posts the check-in on Fridays at 09:00 in Africa/Johannesburg', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 9 ? * FRI *)',
+      ScheduleExpressionTimezone: 'Africa/Johannesburg',
+      Target: {
+        Arn: fnArn(built.alerting.weeklyReport),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 21600 },
+        DeadLetterConfig: { Arn: queueArn(built.alerting.deadLetters.checkIn) },
+      },
+    });
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+  });
+
+  it('the scheduler may invoke its own function and send to its own dead-letter queue, nothing more', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Principal: { Service: 'scheduler.amazonaws.com' },
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': Match.anyValue() } },
+            }),
+          ],
+        },
+      },
+    });
+    expect(Object.keys(roles)).toHaveLength(2);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [fnArn(built.alerting.publisher), Match.anyValue()] },
+          { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: queueArn(built.alerting.deadLetters.publisher) },
+        ]),
+      },
+    });
+  });
+});
+
+describe('the publisher', () => {
+  it('is told the namespace, and may put metric data in that namespace only', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('publishes the number'),
+      Environment: { Variables: Match.objectLike({ METRIC_NAMESPACE: 'SN1MA', WARNING_DAYS: '1', CRITICAL_DAYS: '7', DB_NAME: 'days_since' }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Action: 'cloudwatch:PutMetricData', Effect: 'Allow', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'SN1MA' } } },
+        ]),
+      },
+    });
+  });
+
+  it('is not retried by Lambda: the next run is 5 minutes away', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: built.stack.getLogicalId(built.alerting.publisher.function.node.defaultChild as never) },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('takes another namespace, and refuses one CloudWatch would refuse', () => {
+    const { template: other } = alertingStack({ namespace: 'Acme/DaysSince' });
+    other.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Acme/DaysSince', MetricName: 'DaysSinceLastRealUserInteraction' });
+    expect(() => alertingStack({ namespace: 'AWS/Lambda' })).toThrow(AlertingConfigError);
+    expect(() => alertingStack({ namespace: 'AWS/Lambda' })).toThrow(/^metricNamespace must be/);
+  });
+});
+
+describe('alarms on the number', () => {
+  const alarmActions = () => ({ AlarmActions: [topicRef()], OKActions: [topicRef()] });
+
+  it('warning threshold: max >= WARNING_DAYS over 5 minutes, missing data ignored (the stale alarm reports it), no actions of its own', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Prod-number-warning-threshold',
+      Namespace: 'SN1MA',
+      MetricName: 'DaysSinceLastRealUserInteraction',
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'ignore',
+      AlarmActions: Match.absent(),
+      OKActions: Match.absent(),
+    });
+  });
+
+  it('warning notifies through a composite that stays quiet while critical is in alarm', () => {
+    const rule = new Capture();
+    template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmName: 'Prod-number-warning', AlarmRule: rule, ...alarmActions() });
+    const [threshold] = Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: 'Prod-number-warning-threshold' } }));
+    const [critical] = Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: 'Prod-number-critical' } }));
+    expect(JSON.stringify(rule.asObject())).toBe(
+      JSON.stringify({
+        'Fn::Join': ['', ['(ALARM("', { 'Fn::GetAtt': [threshold, 'Arn'] }, '") AND (NOT (ALARM("', { 'Fn::GetAtt': [critical, 'Arn'] }, '"))))']],
+      }),
+    );
+  });
+
+  it('critical: min > CRITICAL_DAYS in 12 of 12 five-minute periods (the seed\'s "for: 1h")', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Prod-number-critical',
+      Namespace: 'SN1MA',
+      MetricName: 'DaysSinceLastRealUserInteraction',
+      Statistic: 'Minimum',
+      Period: 300,
+      Threshold: 7,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 12,
+      DatapointsToAlarm: 12,
+      TreatMissingData: 'ignore',
+      ...alarmActions(),
+    });
+  });
+
+  it('stale: no datapoint for 15 minutes, missing data breaching', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Prod-number-stale',
+      MetricName: 'DaysSinceLastRealUserInteraction',
+      Statistic: 'SampleCount',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'breaching',
+      ...alarmActions(),
+    });
+  });
+
+  it('publisher errors: a metric-math alarm over the publisher\'s errors and throttles', () => {
+    const publisherName = { Ref: built.stack.getLogicalId(built.alerting.publisher.function.node.defaultChild as never) };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Prod-publisher-errors',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      Metrics: [
+        { Expression: 'FILL(errors, 0) + FILL(throttles, 0)', Id: 'expr_1', Label: 'Publisher errors and throttles', ReturnData: true },
+        {
+          Id: 'errors',
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: publisherName }] }, Period: 300, Stat: 'Sum' },
+          ReturnData: false,
+        },
+        {
+          Id: 'throttles',
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: publisherName }] }, Period: 300, Stat: 'Sum' },
+          ReturnData: false,
+        },
+      ],
+      ...alarmActions(),
+    });
+  });
+
+  it('the notifier is told which alarm is which, by the names the alarms really have', () => {
+    const alarms = template.findResources('AWS::CloudWatch::Alarm') as Resources;
+    const composites = template.findResources('AWS::CloudWatch::CompositeAlarm') as Resources;
+    const names = [...Object.values(alarms), ...Object.values(composites)].map((alarm) => alarm.Properties.AlarmName);
+    const roles = new Capture();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('alarm notifications'),
+      Environment: { Variables: Match.objectLike({ ALARM_ROLES: roles }) },
+    });
+    const parsed = JSON.parse(roles.asString());
+    expect(parsed).toEqual({ 'Prod-number-warning': 'warning', 'Prod-number-critical': 'critical', 'Prod-number-stale': 'stale' });
+    for (const name of Object.keys(parsed)) expect(names).toContain(name);
+  });
+});
+
+describe('SNS and Slack', () => {
+  it('one topic, TLS enforced by its policy, CloudWatch may publish', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topicRef()],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'sns:Publish',
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Principal: '*',
+            Resource: topicRef(),
+          }),
+          // The TLS policy replaces the default one: without this, alarm actions fail with "not authorized".
+          {
+            Sid: 'AllowThisStacksAlarmsToPublish',
+            Action: 'sns:Publish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Resource: topicRef(),
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:Prod-*']],
+                },
+              },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('the notifier is subscribed, with a dead-letter queue for deliveries and for failed runs', () => {
+    const notifierDlq = queueArn(built.alerting.deadLetters.notifier);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      TopicArn: topicRef(),
+      Endpoint: fnArn(built.alerting.notifier),
+      RedrivePolicy: { deadLetterTargetArn: notifierDlq },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: built.stack.getLogicalId(built.alerting.notifier.function.node.defaultChild as never) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: notifierDlq } },
+    });
+    // SNS may put what it cannot deliver into that queue.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' }, Resource: notifierDlq, Condition: { ArnEquals: { 'aws:SourceArn': topicRef() } } }),
+        ]),
+      },
+    });
+  });
+
+  it('every dead-letter queue keeps 14 days, is encrypted, TLS only, and has an alarm that notifies', () => {
+    const queues = template.findResources('AWS::SQS::Queue') as Resources;
+    expect(Object.keys(queues)).toHaveLength(3);
+    for (const queue of Object.values(queues)) expect(queue.Properties).toEqual({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+    for (const [name, queue] of Object.entries(built.alerting.deadLetters)) {
+      const what = { publisher: 'publisher', notifier: 'notifier', checkIn: 'check-in' }[name];
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Prod-${what}-dead-letters`,
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [built.stack.getLogicalId(queue.node.defaultChild as never), 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef()],
+        OKActions: [topicRef()],
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [ref(queue)],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    }
+  });
+
+  it('creates the webhook secret with a placeholder the notifier reads as "not connected", readable by the two Slack functions only', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { SecretString: WEBHOOK_NOT_CONNECTED, Description: Match.stringLikeRegexp('Slack incoming webhook') });
+    const secret = ref(built.alerting.webhookSecret);
+    const readers = Object.values(template.findResources('AWS::IAM::Policy') as Resources).filter((policy) =>
+      policy.Properties.PolicyDocument.Statement.some(
+        (statement: { Action: unknown; Resource: unknown }) =>
+          JSON.stringify(statement.Resource) === JSON.stringify(secret) && JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue'),
+      ),
+    );
+    expect(readers).toHaveLength(2);
+    for (const description of ['alarm notifications', 'Friday 09:00 SAST check-in']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp(description),
+        Environment: { Variables: Match.objectLike({ SLACK_WEBHOOK_SECRET_ARN: secret, DASHBOARD_URL: Match.anyValue() }) },
+      });
+    }
+  });
+
+  it('keeps the webhook secret with the stack\'s data: retained by default, deleted when the stack\'s data is', () => {
+    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ SecretString: WEBHOOK_NOT_CONNECTED }) });
+    alertingStack({ removalPolicy: RemovalPolicy.DESTROY }).template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ SecretString: WEBHOOK_NOT_CONNECTED }),
+    });
+  });
+
+  it('uses an existing secret named in context instead of creating one', () => {
+    const { template: other } = alertingStack({ slackWebhookSecretName: 'team/slack-webhook' });
+    expect(Object.values(other.findResources('AWS::SecretsManager::Secret') as Resources).some((s) => s.Properties.SecretString === WEBHOOK_NOT_CONNECTED)).toBe(false);
+    other.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('alarm notifications'),
+      Environment: {
+        Variables: Match.objectLike({
+          SLACK_WEBHOOK_SECRET_ARN: {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:team/slack-webhook']],
+          },
+        }),
+      },
+    });
+  });
+});
+
+describe('the dashboard', () => {
+  const body = () => {
+    const dashboards = template.findResources('AWS::CloudWatch::Dashboard') as Resources;
+    expect(Object.keys(dashboards)).toHaveLength(1);
+    const dashboard = Object.values(dashboards)[0]!.Properties;
+    expect(dashboard.DashboardName).toBe('Prod-days-since');
+    // The body is a Fn::Join of JSON text and references: resolve references to placeholders to read it.
+    const parts = dashboard.DashboardBody['Fn::Join'][1] as unknown[];
+    return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'REF')).join('')) as {
+      widgets: Array<{ type: string; width: number; properties: Record<string, any> }>;
+    };
+  };
+
+  it('shows the number as a single value with sparkline, and as a graph with lines at 1 (yellow) and 7 (red)', () => {
+    const widgets = body().widgets;
+    const single = widgets.find((w) => w.type === 'metric' && w.properties.view === 'singleValue' && w.properties.title === 'Days since last real user interaction')!;
+    expect(single.properties.sparkline).toBe(true);
+    expect(single.properties.metrics).toEqual([['SN1MA', 'DaysSinceLastRealUserInteraction', { label: 'Days since last real user interaction', stat: 'Maximum' }]]);
+    const graph = widgets.find((w) => w.properties.view === 'timeSeries' && w.properties.title === 'Days since last real user interaction')!;
+    expect(graph.properties.annotations.horizontal).toEqual([
+      { value: 1, color: '#f2c200', label: 'warning (1 day)', yAxis: 'left' },
+      { value: 7, color: '#d62728', label: 'critical (7 days)', yAxis: 'left' },
+    ]);
+  });
+
+  it('shows DAU and MAU against their targets, and every alarm\'s status', () => {
+    const widgets = body().widgets;
+    const dau = widgets.find((w) => w.properties.title === 'Daily active users (target 10)')!;
+    expect(dau.properties.annotations.horizontal).toEqual([{ value: 10, color: '#2ca02c', label: 'target 10', yAxis: 'left' }]);
+    const mau = widgets.find((w) => w.properties.title === 'Monthly active users (target 50)')!;
+    expect(mau.properties.annotations.horizontal).toEqual([{ value: 50, color: '#2ca02c', label: 'target 50', yAxis: 'left' }]);
+    const alarms = widgets.find((w) => w.type === 'alarm')!;
+    // Warning (its composite), critical, stale, publisher errors and the three dead-letter queues.
+    expect(alarms.properties.alarms).toHaveLength(7);
+  });
+
+  it('has an operations row: Lambda errors and throttles, publisher runs, dead-letter queue depth', () => {
+    const titles = body().widgets.map((w) => w.properties.title ?? w.properties.markdown);
+    expect(titles).toEqual([
+      'Days since last real user interaction',
+      'Days since last real user interaction',
+      'Alarms',
+      'Daily active users (target 10)',
+      'Monthly active users (target 50)',
+      'Real users',
+      '## Operations',
+      'Lambda errors',
+      'Lambda throttles',
+      'Publisher runs',
+      'Dead-letter queue depth',
+    ]);
+    const depth = body().widgets.find((w) => w.properties.title === 'Dead-letter queue depth')!;
+    expect(depth.properties.metrics.map((metric: unknown[]) => metric[1])).toEqual(Array(3).fill('ApproximateNumberOfMessagesVisible'));
+  });
+
+  it('is linked from the outputs and from every Slack message', () => {
+    const url = {
+      'Fn::Join': ['', ['https://', { Ref: 'AWS::Region' }, '.console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=Prod-days-since']],
+    };
+    template.hasOutput('DashboardUrl', { Value: url, Description: 'The CloudWatch dashboard with the number' });
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlertsTopicArn', 'DashboardUrl', 'PutSlackWebhookCommand', 'SlackWebhookSecretArn']);
+    template.hasOutput('SlackWebhookSecretArn', { Value: ref(built.alerting.webhookSecret) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('alarm notifications'),
+      Environment: { Variables: Match.objectLike({ DASHBOARD_URL: url }) },
+    });
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged in a stack with the alerting construct, whether it creates the secret or not', () => {
+    for (const { app } of [built, alertingStack({ slackWebhookSecretName: 'team/slack-webhook' })]) {
+      const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(app);
+      expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    }
+  });
+});
