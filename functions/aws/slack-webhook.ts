@@ -1,4 +1,5 @@
 import type { SlackMessage } from '../core/slack-messages.js';
+import type { WebhookUrlSource } from './webhook-secret.js';
 
 /**
  * Slack refused the webhook itself (403/404/410: revoked, deleted, or its channel archived).
@@ -119,11 +120,17 @@ export type SlackOutcome = 'posted' | 'not_connected';
 export type SlackPoster = (message: SlackMessage) => Promise<SlackOutcome>;
 
 /** A poster over whichever webhook URL source applies: the secret in AWS, SLACK_WEBHOOK_URL locally. */
-export function slackPoster(webhookUrl: () => Promise<URL | null>, deps: SlackClientDeps): SlackPoster {
+export function slackPoster(webhookUrl: WebhookUrlSource, deps: SlackClientDeps): SlackPoster {
   return async (message) => {
     const url = await webhookUrl();
     if (url === null) return 'not_connected';
-    await postToSlack(url.href, message, deps);
+    try {
+      await postToSlack(url.href, message, deps);
+    } catch (error) {
+      // A refused webhook gets replaced in the secret: read it again next time instead of keeping the dead one.
+      if (error instanceof SlackWebhookRejectedError) webhookUrl.forget?.();
+      throw error;
+    }
     return 'posted';
   };
 }

@@ -30,18 +30,28 @@ export function webhookUrlFrom(raw: string | undefined, source: string): URL | n
   throw new WebhookUrlError(source, 'must be an https:// URL (plain http only to 127.0.0.1 or localhost)');
 }
 
+/** Where the webhook URL comes from; `forget` drops a kept URL that Slack has refused. */
+export interface WebhookUrlSource {
+  (): Promise<URL | null>;
+  forget?: () => void;
+}
+
 /**
  * The webhook URL from Secrets Manager, read on first use and kept for the life of the Lambda environment.
- * Only a usable URL is kept: after "not connected" or a failed read, the next invocation reads again,
- * so pasting the URL into the secret takes effect without a deployment.
+ * Only a usable URL is kept: after "not connected", a failed read or `forget` (Slack refused it), the next
+ * invocation reads again, so pasting a new URL into the secret takes effect without a deployment.
  */
-export function webhookFromSecret(client: SecretsManagerClient, secretId: string): () => Promise<URL | null> {
+export function webhookFromSecret(client: SecretsManagerClient, secretId: string): WebhookUrlSource {
   let known: URL | undefined;
-  return async () => {
+  const read: WebhookUrlSource = async () => {
     if (known) return known;
     const output = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     const url = webhookUrlFrom(output.SecretString, 'the Slack webhook secret');
     if (url) known = url;
     return url;
   };
+  read.forget = () => {
+    known = undefined;
+  };
+  return read;
 }

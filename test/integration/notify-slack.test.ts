@@ -169,6 +169,12 @@ describe('the Slack notifier', () => {
     // Not recorded as told: the retry must try again.
     expect(await announcements()).toEqual([]);
     expect(lines.join()).not.toContain('xoxSecretToken123');
+
+    // Someone makes a new webhook and pastes it into the secret: the same warm Lambda reads it again and delivers.
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: `${shared.slack.url}-replacement` });
+    await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
+    expect(shared.slack.received.map((post) => post.path)).toEqual([shared.slack.secretPath, `${shared.slack.secretPath}-replacement`]);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('while the secret still holds the placeholder, logs that Slack is not connected and succeeds', async () => {
