@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { App, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
@@ -48,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  rmSync(OUT, { recursive: true, force: true });
   console.info(`handler bundles (minified, AWS SDK external): ${[...sizes].map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(1)} KB`).join(', ')}`);
 });
 
