@@ -77,7 +77,9 @@ export async function startLocalService(
   });
   const { port } = server.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
-  const loop = loopSettings.intervalMs > 0 ? startPublisherLoop(localAlertingDeps(deps, loopSettings, print), loopSettings.intervalMs, print) : null;
+  // Locally the status page stands in for the CloudWatch dashboard the messages link to.
+  const alerting = localAlertingDeps(deps, { ...loopSettings, dashboardUrl: loopSettings.dashboardUrl ?? `http://${host}:${port}/` }, print);
+  const loop = loopSettings.intervalMs > 0 ? startPublisherLoop(alerting, loopSettings.intervalMs, print) : null;
   return {
     url: `http://${host}:${port}`,
     db,
