@@ -1,4 +1,5 @@
 import type { InternalUsers } from './classify.js';
+import { parseMilestones, type Milestone } from './milestones.js';
 
 /** The thresholds and targets the seed fixes; each can be overridden by the variable of the same name. */
 export interface MetricSettings {
@@ -12,6 +13,8 @@ export interface MetricSettings {
 
 export interface Config extends MetricSettings {
   internal: InternalUsers;
+  /** MILESTONES (JSON), else the seed's Milestone Targets table. */
+  milestones: readonly Milestone[];
 }
 
 export class ConfigError extends Error {
@@ -78,6 +81,8 @@ export function loadConfig(env: Env): Config {
   if (badDomain !== undefined) {
     throw new ConfigError('INTERNAL_EMAIL_DOMAINS', `must be comma-separated domains like example.com, got "${badDomain}"`);
   }
+  const milestones = parseMilestones(env.MILESTONES);
+  if (!milestones.ok) throw new ConfigError('MILESTONES', milestones.problem);
   return {
     warningDays,
     criticalDays,
@@ -88,5 +93,6 @@ export function loadConfig(env: Env): Config {
       userIds: new Set(userIds.map((id) => id.toLowerCase())),
       emailDomains: new Set(emailDomains),
     },
+    milestones: milestones.value,
   };
 }

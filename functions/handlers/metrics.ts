@@ -1,8 +1,12 @@
+import { historyDays, historyResponse, historyWindow } from '../core/history.js';
 import { COUNTING_TYPES } from '../core/interaction.js';
 import { daysSinceResponse } from '../core/metric.js';
+import { milestonesResponse } from '../core/milestones.js';
 import { summaryResponse } from '../core/summary.js';
+import { readDailyHistory } from '../db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../db/metrics.js';
-import { errorResult, jsonResult, RequestError, type ApiHandler } from './http.js';
+import { readMilestoneProgress } from '../db/milestones.js';
+import { errorResult, invalid, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
@@ -11,7 +15,7 @@ const WEEK_MS = 7 * 86_400_000;
 /** (adapter) GET /metrics/... --> indexed reads --> status bands. */
 export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
   const { db, config } = deps;
-  const routes: Record<string, () => Promise<unknown>> = {
+  const routes: Record<string, (event: ApiEvent) => Promise<unknown>> = {
     '/metrics/days-since-last-interaction': async () =>
       daysSinceResponse(await readHeadline(db, config.internal), deps.now(), config),
     '/metrics/summary': async () => {
@@ -23,6 +27,18 @@ export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
       ]);
       return summaryResponse({ pulse, lastByType, exclusions }, now, config);
     },
+    '/metrics/milestones': async () => {
+      const now = deps.now();
+      return milestonesResponse(config.milestones, await readMilestoneProgress(db, config.internal, config.milestones, now), now);
+    },
+    '/metrics/history': async (event) => {
+      const days = historyDays(event.queryStringParameters?.days);
+      if (!days.ok) throw invalid(days.problems);
+      const now = deps.now();
+      const window = historyWindow(days.value, now);
+      const { totals, lastRealBefore } = await readDailyHistory(db, config.internal, window);
+      return historyResponse(window, totals, lastRealBefore, now);
+    },
   };
 
   return async (event) => {
@@ -30,7 +46,7 @@ export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
       const route = routes[event.path];
       if (!route) throw new RequestError(404, 'not_found', `no route for ${event.path}`);
       if (event.httpMethod !== 'GET') throw new RequestError(405, 'method_not_allowed', `${event.httpMethod} is not allowed here: use GET`);
-      return jsonResult(200, await route());
+      return jsonResult(200, await route(event));
     } catch (error) {
       return errorResult(error, deps.log);
     }

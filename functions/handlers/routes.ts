@@ -4,6 +4,8 @@ export const ROUTES = [
   { method: 'POST', path: '/metrics/interactions', family: 'ingest' },
   { method: 'GET', path: '/metrics/days-since-last-interaction', family: 'metrics' },
   { method: 'GET', path: '/metrics/summary', family: 'metrics' },
+  { method: 'GET', path: '/metrics/milestones', family: 'metrics' },
+  { method: 'GET', path: '/metrics/history', family: 'metrics' },
   { method: 'GET', path: '/healthz', family: 'health' },
 ] as const;
 

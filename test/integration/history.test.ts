@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { toStore } from '../../functions/core/recording.js';
+import { readDailyHistory } from '../../functions/db/history.js';
+import { recordInteractions } from '../../functions/db/interactions.js';
+import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { openPglite } from '../../functions/db/pglite.js';
+import type { Database } from '../../functions/db/port.js';
+import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { createMetricsHandler } from '../../functions/handlers/metrics.js';
+import { SQL_DIR } from '../../functions/local/service.js';
+import { emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+
+const DAY = 86_400_000;
+const NOW = '2026-03-15T12:00:00.000Z';
+const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const user = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+let db: Database;
+beforeAll(async () => {
+  db = await migratedDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+beforeEach(async () => {
+  await emptyDatabase(db);
+});
+
+type Kind = 'real' | 'bot' | 'test' | 'page_view' | 'team';
+
+interface Generated {
+  event_id: string;
+  user_id: string;
+  interaction_type: string;
+  occurred_at: string;
+  context?: Record<string, unknown>;
+  kind: Kind;
+}
+
+/** A deterministic mix of traffic from 2025-11-20 to just before NOW: real users, scripts, tests, landing pages, the team. */
+function traffic(count: number, seed = 11): Generated[] {
+  let state = seed;
+  // Math.imul keeps the generator exact: plain multiplication overflows 2^53 and falls into short cycles.
+  const next = () => (state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32;
+  const start = Date.parse('2025-11-20T00:00:00Z');
+  const span = Date.parse(NOW) - 60_000 - start;
+  return Array.from({ length: count }, (_, i) => {
+    const n = Math.floor(next() * 30);
+    const roll = next();
+    const kind: Kind = n >= 27 ? 'team' : roll < 0.08 ? 'bot' : roll < 0.14 ? 'test' : roll < 0.22 ? 'page_view' : 'real';
+    return {
+      event_id: `gen-${seed}-${i}`,
+      user_id: user(n),
+      interaction_type: kind === 'page_view' ? 'page_view' : (['signup', 'login', 'coach_call', 'payment'] as const)[Math.floor(next() * 4)]!,
+      // Later users arrive later, so new users spread over the window.
+      occurred_at: new Date(start + Math.max(next(), n / 30) * span).toISOString(),
+      context: {
+        user_agent: kind === 'bot' ? 'curl/8.5.0' : CHROME,
+        ...(kind === 'test' ? { test: true } : {}),
+        ...(kind === 'team' ? { email: `dev${n}@team.example` } : {}),
+      },
+      kind,
+    };
+  });
+}
+
+/** The history by its definition, counted straight from what was sent. */
+function expectedHistory(sent: readonly Generated[], from: string, to: string, now: Date, alsoInternal: ReadonlySet<string> = new Set()) {
+  const real = sent.filter((item) => item.kind === 'real' && !alsoInternal.has(item.user_id));
+  const firstDay = new Map<string, string>();
+  for (const item of [...real].sort((a, b) => a.occurred_at.localeCompare(b.occurred_at))) {
+    if (!firstDay.has(item.user_id)) firstDay.set(item.user_id, item.occurred_at.slice(0, 10));
+  }
+  const rows = [];
+  for (let start = Date.parse(`${from}T00:00:00Z`); start <= Date.parse(`${to}T00:00:00Z`); start += DAY) {
+    const day = new Date(start).toISOString().slice(0, 10);
+    const end = Math.min(start + DAY, now.getTime());
+    const last = Math.max(...real.map((item) => Date.parse(item.occurred_at)).filter((at) => at < start + DAY));
+    rows.push({
+      day,
+      active_users: new Set(real.filter((item) => item.occurred_at.startsWith(day)).map((item) => item.user_id)).size,
+      new_users: [...firstDay.values()].filter((first) => first === day).length,
+      days_since_at_end_of_day: Number.isFinite(last) ? Math.max(0, (end - last) / DAY) : null,
+    });
+  }
+  return rows;
+}
+
+function service(env: Record<string, string> = {}) {
+  const clock = testClock(NOW);
+  const deps = testDeps(db, { now: clock.now, env: { INTERNAL_EMAIL_DOMAINS: 'team.example', ...env } });
+  const ingest = createIngestHandler(deps);
+  const metrics = createMetricsHandler(deps);
+  return {
+    clock,
+    deps,
+    /** Through the real batch route, 500 at a time, in generated order: not time order, as late reports arrive. */
+    async send(items: readonly Generated[]) {
+      for (let i = 0; i < items.length; i += 500) {
+        const interactions = items.slice(i, i + 500).map(({ kind: _, ...item }) => item);
+        const result = await ingest(post('/metrics/interactions', { interactions }));
+        expect(result.statusCode).toBe(202);
+      }
+    },
+    async history(query: Record<string, string> | null = null) {
+      const result = await metrics(get('/metrics/history', query));
+      return { status: result.statusCode, body: JSON.parse(result.body) };
+    },
+  };
+}
+
+/** daily_real_totals and real_user_type_counts must always equal a recount of the rollups they summarise. */
+async function expectTotalsToMatchRecount() {
+  const kept = await db.query(`SELECT to_char(day, 'YYYY-MM-DD') AS day, active_users::int AS active, new_users::int AS new
+    FROM daily_real_totals WHERE active_users <> 0 OR new_users <> 0 ORDER BY day`);
+  const recount = await db.query(`
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(active)::int AS active, sum(new)::int AS new FROM (
+      SELECT day, 1 AS active, 0 AS new FROM daily_real_activity
+      UNION ALL
+      SELECT (first_real_at AT TIME ZONE 'UTC')::date, 0, 1 FROM real_users
+    ) x GROUP BY day ORDER BY day`);
+  expect(recount.length).toBeGreaterThan(0);
+  expect(kept).toEqual(recount);
+  const byType = 'SELECT interaction_type, users::int AS users FROM real_user_type_counts WHERE users <> 0 ORDER BY 1';
+  const byTypeRecount = 'SELECT interaction_type, count(*)::int AS users FROM real_user_activity GROUP BY 1 ORDER BY 1';
+  expect(await db.query(byType)).toEqual(await db.query(byTypeRecount));
+}
+
+describe('GET /metrics/history', () => {
+  it('lists 90 quiet days, oldest first, with no days-since before the first real user', async () => {
+    const { body, status } = await service().history();
+    expect(status).toBe(200);
+    expect(body.days).toBe(90);
+    expect(body.from).toBe('2025-12-16');
+    expect(body.to).toBe('2026-03-15');
+    expect(body.history).toHaveLength(90);
+    expect(body.history[0]).toEqual({ day: '2025-12-16', active_users: 0, new_users: 0, days_since_at_end_of_day: null });
+    expect(body.history.every((row: { active_users: number; days_since_at_end_of_day: null }) => row.active_users === 0 && row.days_since_at_end_of_day === null)).toBe(true);
+  });
+
+  it('counts real users per UTC day exactly as the definition does, whatever arrived in between', async () => {
+    const { send, history } = service();
+    const sent = traffic(2500);
+    await send(sent);
+    const { body } = await history();
+    const expected = expectedHistory(sent, '2025-12-16', '2026-03-15', new Date(NOW));
+    expect(body.history).toHaveLength(90);
+    body.history.forEach((row: (typeof expected)[number], i: number) => {
+      expect({ ...row, days_since_at_end_of_day: null }).toEqual({ ...expected[i], days_since_at_end_of_day: null });
+      if (expected[i]!.days_since_at_end_of_day === null) expect(row.days_since_at_end_of_day).toBeNull();
+      else expect(row.days_since_at_end_of_day).toBeCloseTo(expected[i]!.days_since_at_end_of_day!, 9);
+    });
+    // The mix really did exercise every part: busy days, new users inside the window, and quiet days.
+    expect(Math.max(...expected.map((row) => row.active_users))).toBeGreaterThan(3);
+    expect(expected.some((row) => row.new_users > 0)).toBe(true);
+    await expectTotalsToMatchRecount();
+  });
+
+  it('drops a user named internal later from every day of the history', async () => {
+    const sent = traffic(1500, 5);
+    await service().send(sent);
+    const someone = sent.filter((item) => item.kind === 'real').at(-1)!.user_id;
+    const { body } = await service({ INTERNAL_USER_IDS: someone }).history({ days: '366' });
+    expect(body.days).toBe(366);
+    const expected = expectedHistory(sent, body.from, body.to, new Date(NOW), new Set([someone]));
+    expect(body.history.map((row: { active_users: number }) => row.active_users)).toEqual(expected.map((row) => row.active_users));
+    expect(body.history.map((row: { new_users: number }) => row.new_users)).toEqual(expected.map((row) => row.new_users));
+    const lastDay = body.history.at(-1);
+    expect(lastDay.days_since_at_end_of_day).toBeCloseTo(expected.at(-1)!.days_since_at_end_of_day!, 9);
+  });
+
+  it('moves a new user to an earlier day when an older interaction arrives late', async () => {
+    const { send, history } = service();
+    const late = (occurred_at: string, id: string): Generated => ({
+      event_id: id,
+      user_id: user(1),
+      interaction_type: 'login',
+      occurred_at,
+      kind: 'real',
+    });
+    await send([late('2026-03-10T10:00:00Z', 'a')]);
+    await send([late('2026-03-03T10:00:00Z', 'b')]);
+    const { body } = await history({ days: '14' });
+    const byDay = Object.fromEntries(body.history.map((row: { day: string }) => [row.day, row]));
+    expect(byDay['2026-03-03']).toMatchObject({ active_users: 1, new_users: 1 });
+    expect(byDay['2026-03-10']).toMatchObject({ active_users: 1, new_users: 0 });
+    expect(byDay['2026-03-02'].days_since_at_end_of_day).toBeNull();
+    expect(byDay['2026-03-09'].days_since_at_end_of_day).toBeCloseTo(6 + 14 / 24, 9);
+    await expectTotalsToMatchRecount();
+  });
+
+  it('keeps its totals right when rollup rows are deleted', async () => {
+    await service().send(traffic(600, 3));
+    await db.query(`DELETE FROM daily_real_activity WHERE day IN (SELECT day FROM daily_real_activity ORDER BY day LIMIT 3)`);
+    await db.query(`DELETE FROM real_users WHERE user_id IN (SELECT user_id FROM real_users ORDER BY first_real_at DESC LIMIT 2)`);
+    await db.query(`DELETE FROM real_user_activity WHERE interaction_type = 'payment' AND user_id IN (SELECT user_id FROM real_users LIMIT 3)`);
+    await expectTotalsToMatchRecount();
+  });
+
+  it.each([['0'], ['367'], ['7.5'], ['a week']])('refuses ?days=%s with a 400 naming days', async (days) => {
+    const { status, body } = await service().history({ days });
+    expect(status).toBe(400);
+    expect(body).toEqual({
+      error: 'invalid_request',
+      message: `days must be a whole number from 1 to 366, got "${days}"`,
+      problems: [{ field: 'days', message: `must be a whole number from 1 to 366, got "${days}"` }],
+    });
+  });
+});
+
+describe('the daily totals migration', () => {
+  it('counts what was recorded before it, exactly as its triggers count what comes after', async () => {
+    const migrations = await loadMigrations(SQL_DIR);
+    const before = migrations.filter((migration) => !migration.name.startsWith('004_'));
+    const older = await openPglite('memory');
+    try {
+      await migrate(older, before);
+      const items = traffic(800, 9).map(({ kind: _, ...item }) => toStore(item as never, new Date(NOW), () => 'unused'));
+      await recordInteractions(older, items.slice(0, 500));
+      await migrate(older, migrations);
+      await recordInteractions(older, items.slice(500));
+      await recordInteractions(db, items);
+      const totals = 'SELECT day, active_users, new_users FROM daily_real_totals ORDER BY day';
+      const upgraded = await older.query(totals);
+      expect(upgraded.length).toBeGreaterThan(30);
+      expect(upgraded).toEqual(await db.query(totals));
+      const byType = 'SELECT * FROM real_user_type_counts ORDER BY interaction_type';
+      expect(await older.query(byType)).toEqual(await db.query(byType));
+      const window = { from: '2025-11-01', to: '2026-03-15' };
+      const internal = testDeps(db, { env: { INTERNAL_EMAIL_DOMAINS: 'team.example' } }).config.internal;
+      expect(await readDailyHistory(older, internal, window)).toEqual(await readDailyHistory(db, internal, window));
+    } finally {
+      await older.close();
+    }
+  });
+});
