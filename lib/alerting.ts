@@ -255,8 +255,8 @@ export class Alerting extends Construct {
     const deadLetterAlarms = (
       [
         ['publisher', 'publisher-dead-letters', 'Scheduled publisher runs that could not be invoked'],
-        ['notifier', 'notifier-dead-letters', 'Alarm notifications that never reached Slack (a revoked webhook, or Slack down for long): check the notifier log group, then redrive'],
-        ['checkIn', 'check-in-dead-letters', 'Friday check-ins that never reached Slack: check the weekly-report log group, then redrive'],
+        ['notifier', 'notifier-dead-letters', 'Alarm notifications that never reached Slack (a revoked webhook, or Slack down for long): check the notifier log group, then replay or purge'],
+        ['checkIn', 'check-in-dead-letters', 'Friday check-ins that never reached Slack: check the weekly-report log group, then replay or purge'],
       ] as const
     ).map(
       ([queue, what, description]) =>
@@ -339,7 +339,7 @@ export class Alerting extends Construct {
     for (const [name, queue] of Object.entries(this.deadLetters)) {
       Validations.of(queue).acknowledge({
         id: 'AwsSolutions-SQS3',
-        reason: `This queue is itself the dead-letter queue of the ${name} (its messages are inspected and redriven by hand); it has an alarm of its own.`,
+        reason: `This queue is itself the dead-letter queue of the ${name} (its messages are read, replayed or purged by hand); it has an alarm of its own.`,
       });
     }
     if (!props.slackWebhookSecretName) {
