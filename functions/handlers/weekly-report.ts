@@ -6,6 +6,8 @@ import { awsAlertingDeps, type AlertingDeps } from './notify-slack.js';
 import { lazyAwsDeps } from './runtime.js';
 
 const WEEK_MS = 7 * 86_400_000;
+// The schedule may fire a moment before 09:00:00: that run is still this Friday's check-in, not last Friday's.
+const EARLY_FIRE_MS = 10 * 60_000;
 
 export type CheckInOutcome = 'posted' | 'already_posted' | 'not_connected';
 
@@ -26,7 +28,10 @@ export async function checkInFigures(deps: AlertingDeps, slot: Date, now: Date):
  * Posts the check-in for the Friday 09:00 SAST at or before now, once: the slot is claimed before posting
  * and marked after, so a retried schedule does not post twice, and a failed post is retried with fresh figures.
  */
-export async function postWeeklyCheckIn(deps: AlertingDeps, slot = latestCheckInSlot(deps.now())): Promise<CheckInOutcome> {
+export async function postWeeklyCheckIn(
+  deps: AlertingDeps,
+  slot = latestCheckInSlot(new Date(deps.now().getTime() + EARLY_FIRE_MS)),
+): Promise<CheckInOutcome> {
   const now = deps.now();
   const figures = await checkInFigures(deps, slot, now);
   if (!(await claimCheckIn(deps.db, snapshotOf(figures, deps.config)))) return 'already_posted';

@@ -98,6 +98,12 @@ describe('the Friday check-in', () => {
     ]);
   });
 
+  it('a run fired a moment before 09:00:00 is still this Friday\'s check-in', async () => {
+    const { run } = weekly('2026-02-13T06:59:58Z');
+    expect(await run()).toBe('posted');
+    expect(await shared.db.query('SELECT slot FROM weekly_check_ins')).toEqual([{ slot: new Date('2026-02-13T07:00:00Z') }]);
+  });
+
   it('a failed post leaves the Friday open: the retry posts it, with the figures of the retry', async () => {
     shared.slack.reply({ status: 404, body: 'no_service' });
     const { run, clock } = weekly('2026-02-13T07:00:00Z');
