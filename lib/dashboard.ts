@@ -58,7 +58,15 @@ export class AlertingDashboard extends Construct {
       defaultInterval: Duration.days(14),
     });
     this.dashboard.addWidgets(
-      new cloudwatch.SingleValueWidget({ title: 'Days since last real user interaction', metrics: [days], sparkline: true, width: 6, height: 6 }),
+      new cloudwatch.SingleValueWidget({
+        title: 'Days since last real user interaction, now',
+        metrics: [days],
+        sparkline: true,
+        // Only the stale alarm's window: a publisher that stopped leaves this blank, never an old healthy-looking number.
+        start: '-PT15M',
+        width: 6,
+        height: 6,
+      }),
       new cloudwatch.GraphWidget({
         title: 'Days since last real user interaction',
         left: [days],

@@ -365,8 +365,10 @@ describe('the dashboard', () => {
 
   it('shows the number as a single value with sparkline, and as a graph with lines at 1 (yellow) and 7 (red)', () => {
     const widgets = body().widgets;
-    const single = widgets.find((w) => w.type === 'metric' && w.properties.view === 'singleValue' && w.properties.title === 'Days since last real user interaction')!;
+    const single = widgets.find((w) => w.type === 'metric' && w.properties.view === 'singleValue' && w.properties.title === 'Days since last real user interaction, now')!;
     expect(single.properties.sparkline).toBe(true);
+    // A stopped publisher leaves it blank rather than showing an old number.
+    expect(single.properties.start).toBe('-PT15M');
     expect(single.properties.metrics).toEqual([['SN1MA', 'DaysSinceLastRealUserInteraction', { label: 'Days since last real user interaction', stat: 'Maximum' }]]);
     const graph = widgets.find((w) => w.properties.view === 'timeSeries' && w.properties.title === 'Days since last real user interaction')!;
     expect(graph.properties.annotations.horizontal).toEqual([
@@ -389,7 +391,7 @@ describe('the dashboard', () => {
   it('has an operations row: Lambda errors and throttles, publisher runs, dead-letter queue depth', () => {
     const titles = body().widgets.map((w) => w.properties.title ?? w.properties.markdown);
     expect(titles).toEqual([
-      'Days since last real user interaction',
+      'Days since last real user interaction, now',
       'Days since last real user interaction',
       'Alarms',
       'Daily active users (target 10)',
