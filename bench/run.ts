@@ -3,10 +3,13 @@
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, numberFromEnv } from '../functions/core/config.js';
+import { historyWindow } from '../functions/core/history.js';
 import { COUNTING_TYPES, INTERACTION_TYPES } from '../functions/core/interaction.js';
 import { toStore } from '../functions/core/recording.js';
 import { recordInteractions } from '../functions/db/interactions.js';
+import { readDailyHistory } from '../functions/db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
+import { readMilestoneProgress } from '../functions/db/milestones.js';
 import { loadMigrations, migrate } from '../functions/db/migrate.js';
 import { openPglite } from '../functions/db/pglite.js';
 import type { Database } from '../functions/db/port.js';
@@ -169,7 +172,9 @@ async function main() {
   figures.push(
     await measure('exclusions over 7 days', 50, () => readExclusions(db, config.internal, new Date(NOW.getTime() - 7 * DAY_MS))),
   );
-  // bench:status-page — milestones and history reads (issue 5) are added here.
+  // Status page (issue 5): each target <= 20 ms median.
+  figures.push(await measure('milestones (GET /metrics/milestones)', 50, () => readMilestoneProgress(db, config.internal, config.milestones, NOW)));
+  figures.push(await measure('90-day history (GET /metrics/history)', 50, () => readDailyHistory(db, config.internal, historyWindow(90, NOW))));
 
   const seedQuery = await seedViewQuery(db);
   const seedFigure = await measure("the seed's view query on the same data", 10, seedQuery);

@@ -11,6 +11,7 @@ import { createIngestHandler } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
+import { statusPages } from './page/assets.js';
 import { createLocalServer } from './server.js';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -70,6 +71,7 @@ export async function startLocalService(
   const server = createLocalServer({
     handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health },
     apiKey: settings.apiKey,
+    localPages: statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
