@@ -3,12 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadConfig, numberFromEnv, type Config } from '../core/config.js';
+import { openApiDocument } from '../core/openapi.js';
 import { loadMigrations, migrate } from '../db/migrate.js';
 import { openPglite } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { handler as health } from '../handlers/health.js';
+import { jsonResult } from '../handlers/http.js';
 import { createIngestHandler } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
+import { ROUTES } from '../handlers/routes.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
@@ -56,6 +59,8 @@ export async function startLocalService(
   const db = await openPglite(settings.dataDir);
   try {
     await migrate(db, await loadMigrations(SQL_DIR));
+    // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.
+    await db.query('ANALYZE');
   } catch (error) {
     await db.close();
     throw error;
@@ -71,7 +76,10 @@ export async function startLocalService(
   const server = createLocalServer({
     handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health },
     apiKey: settings.apiKey,
-    localPages: statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
+    localPages: {
+      ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
+      '/openapi.json': async () => jsonResult(200, openApiDocument(ROUTES)),
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
