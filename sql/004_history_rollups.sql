@@ -55,20 +55,15 @@ END
 $$;
 
 -- A backdated interaction can move a user's first real interaction to an earlier day: the new user moves with it.
+-- Row-level with a WHEN clause, so the many updates that only move last_real_at never call it.
 CREATE FUNCTION daily_real_totals_move_new() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  WITH moved AS (
-    SELECT (o.first_real_at AT TIME ZONE 'UTC')::date AS old_day, (n.first_real_at AT TIME ZONE 'UTC')::date AS new_day
-    FROM removed o JOIN added n ON n.user_id = o.user_id
-    WHERE (o.first_real_at AT TIME ZONE 'UTC')::date <> (n.first_real_at AT TIME ZONE 'UTC')::date
-  )
   INSERT INTO daily_real_totals (day, new_users)
-  SELECT day, sum(users) FROM (
-    SELECT old_day, -1 FROM moved
-    UNION ALL
-    SELECT new_day, 1 FROM moved
-  ) AS changes(day, users)
-  GROUP BY day ORDER BY day
+  SELECT day, users FROM (VALUES
+    ((NEW.first_real_at AT TIME ZONE 'UTC')::date, 1),
+    ((OLD.first_real_at AT TIME ZONE 'UTC')::date, -1)
+  ) AS moved(day, users)
+  ORDER BY day
   ON CONFLICT (day) DO UPDATE SET new_users = daily_real_totals.new_users + excluded.new_users;
   RETURN NULL;
 END
@@ -111,8 +106,9 @@ CREATE TRIGGER daily_real_totals_active_removed AFTER DELETE ON daily_real_activ
   REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION daily_real_totals_remove_active();
 CREATE TRIGGER daily_real_totals_new_added AFTER INSERT ON real_users
   REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION daily_real_totals_add_new();
-CREATE TRIGGER daily_real_totals_new_moved AFTER UPDATE ON real_users
-  REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION daily_real_totals_move_new();
+CREATE TRIGGER daily_real_totals_new_moved AFTER UPDATE OF first_real_at ON real_users FOR EACH ROW
+  WHEN ((OLD.first_real_at AT TIME ZONE 'UTC')::date <> (NEW.first_real_at AT TIME ZONE 'UTC')::date)
+  EXECUTE FUNCTION daily_real_totals_move_new();
 CREATE TRIGGER daily_real_totals_new_removed AFTER DELETE ON real_users
   REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION daily_real_totals_remove_new();
 
