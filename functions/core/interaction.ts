@@ -77,7 +77,8 @@ export interface FieldProblem {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: FieldProblem[] };
 
 export function parseWith<S extends z.ZodMiniType>(schema: S, body: unknown): Parsed<z.infer<S>> {
-  const result = z.safeParse(schema, body);
+  // reportInput tells "missing" from "present but wrong"; the input itself is never echoed back.
+  const result = z.safeParse(schema, body, { reportInput: true });
   if (result.success) {
     const problems = nulCharacters(result.data, []);
     return problems.length === 0 ? { ok: true, value: result.data } : { ok: false, problems };

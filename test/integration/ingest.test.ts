@@ -306,6 +306,15 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     const body = parse(await ingest(post('/metrics/interaction', { interaction_type: 'login' })));
     expect(body.message).toBe('user_id is required');
   });
+
+  it('tells a wrong value from a missing one', async () => {
+    const { ingest } = service();
+    const body = parse(await ingest(post('/metrics/interaction', { user_id: 123, interaction_type: 'login', context: { test: 'yes' } })));
+    expect(body.problems).toEqual([
+      { field: 'user_id', message: 'must be a UUID' },
+      { field: 'context.test', message: 'must be true or false' },
+    ]);
+  });
 });
 
 describe('concurrent requests', () => {
