@@ -9,10 +9,11 @@ try {
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
   const loop = loadLoopSettings(process.env);
   console.log(`days-since is listening on ${service.url}
+  status page:     ${service.url}/
   data:            ${settings.dataDir === 'memory' ? 'in memory (lost on exit)' : settings.dataDir}
   api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
   status bands:    active < ${config.warningDays} day, warning < ${config.criticalDays} days, critical >= ${config.criticalDays} days
-  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}
+  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES)
   internal users:  ${list(config.internal.userIds)}
   internal emails: ${list(config.internal.emailDomains)}
   publisher loop:  ${loop.intervalMs > 0 ? `every ${loop.intervalMs / 1000} s (PUBLISH_INTERVAL_SECONDS)` : 'off (PUBLISH_INTERVAL_SECONDS=0)'}
