@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFirstDaysReachingActive } from '../../functions/db/milestones.js';
-import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
-import { emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+import { databaseEmptiedForEachTest, get, post, testClock, testDeps } from '../support/harness.js';
 
 const DAY = 86_400_000;
 const user = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const FOUNDER = user(999);
 
-let db: Database;
-beforeAll(async () => {
-  db = await migratedDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await emptyDatabase(db);
-});
+const db = databaseEmptiedForEachTest();
 
 interface Sent {
   user_id: string;

@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toStore } from '../../functions/core/recording.js';
 import { readDailyHistory } from '../../functions/db/history.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
 import { openPglite } from '../../functions/db/pglite.js';
-import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { SQL_DIR } from '../../functions/local/service.js';
-import { emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+import { databaseEmptiedForEachTest, get, post, testClock, testDeps } from '../support/harness.js';
 
 const DAY = 86_400_000;
 const NOW = '2026-03-15T12:00:00.000Z';
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const user = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
-let db: Database;
-beforeAll(async () => {
-  db = await migratedDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await emptyDatabase(db);
-});
+const db = databaseEmptiedForEachTest();
 
 type Kind = 'real' | 'bot' | 'test' | 'page_view' | 'team';
 

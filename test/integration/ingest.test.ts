@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
-import { capturingLog, countRows, emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+import { capturingLog, countRows, databaseEmptiedForEachTest, emptyDatabase, get, post, testClock, testDeps } from '../support/harness.js';
 
 const ALICE = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const BOB = '1f0e2d3c-4b5a-4978-8877-665544332211';
@@ -10,16 +10,7 @@ const FOUNDER = '00000000-0000-4000-8000-000000000001';
 const NOW = '2026-02-08T12:30:15.000Z';
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
-let db: Database;
-beforeAll(async () => {
-  db = await migratedDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await emptyDatabase(db);
-});
+const db = databaseEmptiedForEachTest();
 
 function service(env: Record<string, string> = {}) {
   const clock = testClock(NOW);

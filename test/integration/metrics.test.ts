@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../functions/db/port.js';
+import { describe, expect, it } from 'vitest';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
-import { emptyDatabase, get, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
+import { databaseEmptiedForEachTest, get, post, testClock, testDeps } from '../support/harness.js';
 
 const USERS = [
   '11111111-1111-4111-8111-111111111111',
@@ -12,16 +11,7 @@ const USERS = [
 ];
 const FOUNDER = 'f0f0f0f0-0000-4000-8000-000000000000';
 
-let db: Database;
-beforeAll(async () => {
-  db = await migratedDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await emptyDatabase(db);
-});
+const db = databaseEmptiedForEachTest();
 
 function service(now: string, env: Record<string, string> = {}) {
   const clock = testClock(now);

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
 import { openPglite } from '../../functions/db/pglite.js';
@@ -12,6 +13,28 @@ export async function migratedDatabase(): Promise<Database> {
   const db = await openPglite('memory');
   await migrate(db, await loadMigrations(SQL_DIR));
   return db;
+}
+
+/**
+ * One migrated database for the whole file, emptied before each test. Call at the top level of a test file;
+ * the returned database forwards to the one opened in beforeAll.
+ */
+export function databaseEmptiedForEachTest(): Database {
+  let opened: Database | undefined;
+  beforeAll(async () => {
+    opened = await migratedDatabase();
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  beforeEach(async () => {
+    await emptyDatabase(opened!);
+  });
+  return {
+    query: (sql, params) => opened!.query(sql, params),
+    transaction: (work) => opened!.transaction(work),
+    close: async () => {},
+  };
 }
 
 /** Empties every table the service writes, so each test starts from "no users yet". */
