@@ -9,8 +9,11 @@ const DAY_MS = 86_400_000;
 export const INTERNAL_USERS = `internal_users AS (
   SELECT user_id FROM users WHERE marked_internal
   UNION
-  SELECT user_id FROM users
-  WHERE email_domains && ARRAY(SELECT jsonb_array_elements_text(:internal_email_domains::jsonb))
+  -- OFFSET 0 keeps this a lookup per configured domain instead of a join the planner may turn into a scan.
+  SELECT d.user_id FROM jsonb_array_elements_text(:internal_email_domains::jsonb) AS domains(domain)
+  CROSS JOIN LATERAL (
+    SELECT user_id FROM user_email_domains WHERE email_domain = domains.domain OFFSET 0
+  ) d
   UNION
   SELECT id::uuid FROM jsonb_array_elements_text(:internal_user_ids::jsonb) AS ids(id)
 )`;
