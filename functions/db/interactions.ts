@@ -70,7 +70,7 @@ const queues = new WeakMap<Database, { running: boolean; waiting: Waiting[] }>()
 /**
  * Records interactions. Calls that arrive while a statement is running on the same database are sent
  * together as the next statement (group commit): one connection, as PGlite has, then serves many
- * concurrent requests. A lone call runs at once, and a caller whose items break a shared statement is
+ * concurrent requests. A lone call waits only for the current turn of the event loop, and a caller whose items break a shared statement is
  * retried alone, so no caller fails for another's interactions.
  */
 export function recordInteractions(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
@@ -78,12 +78,15 @@ export function recordInteractions(db: Database, interactions: readonly StoredIn
     let queue = queues.get(db);
     if (!queue) queues.set(db, (queue = { running: false, waiting: [] }));
     queue.waiting.push({ interactions, resolve, reject });
-    if (!queue.running) void drain(db, queue);
+    if (queue.running) return;
+    queue.running = true;
+    // Start after the event loop's I/O phase: requests already received (parsed while the last statement held
+    // the thread, as PGlite's does) join this statement instead of each waiting for its own.
+    setImmediate(() => void drain(db, queue));
   });
 }
 
 async function drain(db: Database, queue: { running: boolean; waiting: Waiting[] }): Promise<void> {
-  queue.running = true;
   while (queue.waiting.length > 0) {
     const group = [queue.waiting.shift()!];
     let items = group[0]!.interactions.length;
