@@ -80,7 +80,7 @@ export function parseWith<S extends z.ZodMiniType>(schema: S, body: unknown): Pa
   // reportInput tells "missing" from "present but wrong"; the input itself is never echoed back.
   const result = z.safeParse(schema, body, { reportInput: true });
   if (result.success) {
-    const problems = nulCharacters(result.data, []);
+    const problems = unstorableText(result.data);
     return problems.length === 0 ? { ok: true, value: result.data } : { ok: false, problems };
   }
   return {
@@ -98,14 +98,37 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front, naming where it is, instead of failing in SQL. */
-function nulCharacters(value: unknown, path: (string | number)[]): FieldProblem[] {
-  const field = () => (path.length > 0 ? path.join('.') : '(body)');
-  if (typeof value === 'string') return value.includes('\u0000') ? [{ field: field(), message: 'must not contain the NUL character (\\u0000)' }] : [];
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value).flatMap(([key, item]) =>
-    key.includes('\u0000')
-      ? [{ field: field(), message: 'must not have a key containing the NUL character (\\u0000)' }]
-      : nulCharacters(item, [...path, Array.isArray(value) ? Number(key) : key]),
-  );
+/** Deeper than any real metadata; deep enough nesting would otherwise exhaust the stack of whoever walks it. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What PostgreSQL's text and jsonb cannot store, found before it reaches SQL so the client gets a 400 naming
+ * the field instead of a 500: U+0000, and lone UTF-16 surrogates (not valid Unicode). Iterative, so depth
+ * itself cannot overflow the stack.
+ */
+function unstorableText(body: unknown): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const pending: Array<{ value: unknown; path: (string | number)[] }> = [{ value: body, path: [] }];
+  const name = (path: (string | number)[]) => (path.length > 0 ? path.join('.') : '(body)');
+  const problemWith = (text: string) =>
+    text.includes('\u0000') ? 'the NUL character (\\u0000)' : text.isWellFormed() ? null : 'a lone UTF-16 surrogate';
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (typeof value === 'string') {
+      const problem = problemWith(value);
+      if (problem) problems.push({ field: name(path), message: `must not contain ${problem}` });
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= MAX_JSON_DEPTH) {
+      problems.push({ field: name(path), message: `must not be nested more than ${MAX_JSON_DEPTH} levels deep` });
+      continue;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      const problem = problemWith(key);
+      if (problem) problems.push({ field: name(path), message: `must not have a key containing ${problem}` });
+      else pending.push({ value: item, path: [...path, Array.isArray(value) ? Number(key) : key] });
+    }
+  }
+  return problems.reverse();
 }

@@ -16,11 +16,14 @@ export interface InteractionToStore {
 }
 
 /** The checks a schema cannot make because they need the clock. */
+/** Older than any product this counts for; also keeps year 0 (which PostgreSQL refuses) and typos like 0026 out. */
+export const EARLIEST_OCCURRED_AT = new Date('2000-01-01T00:00:00Z');
+
 export function timingProblems(interaction: InteractionInput, now: Date, field = 'occurred_at'): FieldProblem[] {
   if (interaction.occurred_at === undefined) return [];
-  if (Date.parse(interaction.occurred_at) - now.getTime() > MAX_FUTURE_SKEW_MS) {
-    return [{ field, message: 'must not be more than 5 minutes in the future' }];
-  }
+  const at = Date.parse(interaction.occurred_at);
+  if (at - now.getTime() > MAX_FUTURE_SKEW_MS) return [{ field, message: 'must not be more than 5 minutes in the future' }];
+  if (at < EARLIEST_OCCURRED_AT.getTime()) return [{ field, message: 'must not be before 2000-01-01' }];
   return [];
 }
 

@@ -276,6 +276,11 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     ['a batch without its list', () => post('/metrics/interactions', [valid]), 400, 'invalid_request', '(body)'],
     ['a NUL character in metadata', () => post('/metrics/interaction', { ...valid, metadata: { note: 'a\u0000b' } }), 400, 'invalid_request', 'metadata.note'],
     ['a NUL character in an event_id', () => post('/metrics/interaction', { ...valid, event_id: 'a\u0000b' }), 400, 'invalid_request', 'event_id'],
+    ['a lone surrogate in metadata', () => post('/metrics/interaction', '{"user_id":"' + ALICE + '","interaction_type":"login","metadata":{"note":"\\ud800"}}'), 400, 'invalid_request', 'metadata.note'],
+    ['a lone surrogate in a user agent', () => post('/metrics/interaction', '{"user_id":"' + ALICE + '","interaction_type":"login","context":{"user_agent":"\\udfff x"}}'), 400, 'invalid_request', 'context.user_agent'],
+    ['metadata nested 3,000 levels deep', () => post('/metrics/interaction', '{"user_id":"' + ALICE + '","interaction_type":"login","metadata":{"a":' + '['.repeat(3000) + ']'.repeat(3000) + '}}'), 400, 'invalid_request', 'metadata.a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0'],
+    ['an occurred_at in year 0', () => post('/metrics/interaction', { ...valid, occurred_at: '0000-01-01T00:00:00Z' }), 400, 'invalid_request', 'occurred_at'],
+    ['an occurred_at before 2000', () => post('/metrics/interaction', { ...valid, occurred_at: '1999-12-31T23:59:59Z' }), 400, 'invalid_request', 'occurred_at'],
     ['GET on the ingest route', () => ({ ...post('/metrics/interaction', valid), httpMethod: 'GET' }), 405, 'method_not_allowed'],
   ];
 
