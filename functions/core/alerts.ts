@@ -45,13 +45,21 @@ export function transition(last: AlertState | null, observed: AlertState): Trans
   return { from: last, to: observed, announce: !(last === null && (observed === 'healthy' || observed === 'no_users_yet')) };
 }
 
+/** How bad each state of the number is, for comparing an alarm with the reading. */
+const SEVERITY: Record<NumberState, number> = { no_users_yet: 0, healthy: 0, warning: 1, critical: 2 };
+
 /**
- * What an alarm's change says the state is now. ALARM names the state directly; OK means "recovered",
- * to whatever the number says now (`current`), so a hand-over from warning to critical is not a recovery.
+ * What an alarm's change says the state is now. ALARM names the state, but never a worse one than the
+ * number now (`current`): when a user returns, critical clears before the warning threshold does and the
+ * warning composite fires once, late; a quiet number makes that ALARM say nothing (its OK tells the recovery).
+ * OK means "recovered", to whatever the number says now, so a hand-over from warning to critical is not a recovery.
  * Null: the change says nothing (INSUFFICIENT_DATA), or it needs the current number and there is none.
  */
 export function stateFromAlarm(role: Exclude<AlarmRole, 'operations'>, newState: AlarmState, current: NumberState | null): AlertState | null {
-  if (newState === 'ALARM') return role;
   if (newState === 'OK') return current;
-  return null;
+  if (newState !== 'ALARM') return null;
+  // A stale alarm is about the pipeline, not the band; without a reading the alarm is all there is.
+  if (role === 'stale' || current === null) return role;
+  if (SEVERITY[current] >= SEVERITY[role]) return role;
+  return SEVERITY[current] > 0 ? current : null;
 }

@@ -116,6 +116,27 @@ describe('the Slack notifier', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
+  it('posts no WARNING when a returning user makes critical clear before the warning threshold does', async () => {
+    const { notify, clock, record } = notifier('2026-02-15T13:05:00Z');
+    await record('2026-02-08T12:00:00Z');
+    await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'ALARM', 'OK', '2026-02-15T13:05:00Z'));
+
+    clock.set('2026-02-16T09:05:00Z');
+    await record('2026-02-16T09:00:00Z');
+    // CloudWatch evaluates the alarms one by one: critical clears first, so the composite sees the threshold
+    // still in ALARM and critical not, and notifies ALARM once before the threshold clears too. SNS may deliver
+    // the composite's ALARM before or after critical's OK.
+    await notify(alarmEvent('sns-alarm-composite.json', 'prod-warning', 'ALARM', 'OK', '2026-02-16T09:05:00Z'));
+    await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'OK', 'ALARM', '2026-02-16T09:05:00Z'));
+    await notify(alarmEvent('sns-alarm-composite.json', 'prod-warning', 'OK', 'ALARM', '2026-02-16T09:10:00Z'));
+
+    expect(texts().map((text) => text.split('\n')[0])).toEqual([
+      '🚨 ALERT: Days since last user interaction = 7+',
+      '🟢 HEALTHY: Days since last user interaction < 1',
+    ]);
+    expect((await announcements()).map((row) => row.state)).toEqual(['critical', 'healthy']);
+  });
+
   it('says the number is stale and since when, then that it is reported again', async () => {
     const { notify, record, clock } = notifier('2026-02-10T12:00:00Z');
     await record('2026-02-10T11:00:00Z');

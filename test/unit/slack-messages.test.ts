@@ -84,6 +84,22 @@ describe('alert states', () => {
     expect(stateFromAlarm('warning', 'OK', null)).toBeNull();
     expect(stateFromAlarm('warning', 'INSUFFICIENT_DATA', 'healthy')).toBeNull();
   });
+
+  it('reads a late ALARM by the number now: a user back after a critical spell is never announced as a warning', () => {
+    // The race: number-critical flips to OK before number-warning-threshold does, so the warning composite
+    // goes to ALARM for one evaluation while the number is already ~0.
+    expect(stateFromAlarm('warning', 'ALARM', 'healthy')).toBeNull();
+    expect(stateFromAlarm('warning', 'ALARM', 'no_users_yet')).toBeNull();
+    expect(stateFromAlarm('critical', 'ALARM', 'healthy')).toBeNull();
+    // The less severe of the alarm and the number: a backdated interaction can leave it yellow.
+    expect(stateFromAlarm('critical', 'ALARM', 'warning')).toBe('warning');
+    expect(stateFromAlarm('warning', 'ALARM', 'warning')).toBe('warning');
+    expect(stateFromAlarm('warning', 'ALARM', 'critical')).toBe('warning');
+    expect(stateFromAlarm('critical', 'ALARM', 'critical')).toBe('critical');
+    // Without a reading the alarm is all there is; a stale number is about the pipeline, not the band.
+    expect(stateFromAlarm('warning', 'ALARM', null)).toBe('warning');
+    expect(stateFromAlarm('stale', 'ALARM', 'healthy')).toBe('stale');
+  });
 });
 
 describe('Slack messages', () => {
