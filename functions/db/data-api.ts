@@ -46,6 +46,16 @@ export const RETRY_AFTER_SECONDS = 15;
 /** Errors that mean "Aurora is waking up": the same statement will succeed shortly. */
 const RESUMING = new Set(['DatabaseResumingException', 'StatementTimeoutException']);
 
+/** A deadlock or serialization failure rolled the statement back whole: running it again is safe. */
+const CONFLICT = /SQLState: 40(P01|001)\b/;
+
+/** Whether running the same call again can succeed. Inside a transaction only a resume is: any failed statement aborts it. */
+function worthRetrying(error: unknown, inTransaction: boolean): boolean {
+  const { name, message } = error as Error;
+  if (inTransaction) return name === 'DatabaseResumingException';
+  return RESUMING.has(name) || CONFLICT.test(message ?? '');
+}
+
 export function toSqlParameters(params: SqlParams): SqlParameter[] {
   return Object.entries(params).map(([name, value]) => ({ name, ...toField(value) }));
 }
@@ -62,15 +72,15 @@ function toField(value: SqlValue): Omit<SqlParameter, 'name'> {
   return { value: { stringValue: JSON.stringify(value.json) }, typeHint: 'JSON' };
 }
 
-/** The Database port over the RDS Data API: no VPC, no connection pool, retries while Aurora resumes. */
+/** The Database port over the RDS Data API: no VPC, no connection pool, retries while Aurora resumes or after a deadlock. */
 export function dataApiDatabase(client: RDSDataClient, target: DataApiTarget, retry: RetryPolicy = DEFAULT_RETRY): Database {
-  async function withResumeRetry<T>(call: () => Promise<T>): Promise<T> {
+  async function withRetry<T>(call: () => Promise<T>, inTransaction: boolean): Promise<T> {
     const deadline = retry.now() + retry.budgetMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await call();
       } catch (error) {
-        if (!RESUMING.has((error as Error).name)) throw error;
+        if (!worthRetrying(error, inTransaction)) throw error;
         // Full jitter: concurrent cold callers do not all wake the database in lockstep.
         const delay = Math.round(retry.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt));
         if (retry.now() + delay >= deadline) throw new DatabaseUnavailableError(RETRY_AFTER_SECONDS);
@@ -89,12 +99,12 @@ export function dataApiDatabase(client: RDSDataClient, target: DataApiTarget, re
           formatRecordsAs: 'JSON',
           ...(transactionId === undefined ? {} : { transactionId }),
         });
-        const output = await withResumeRetry(() => client.send(command));
+        const output = await withRetry(() => client.send(command), transactionId !== undefined);
         return output.formattedRecords ? (JSON.parse(output.formattedRecords) as T[]) : [];
       },
       async transaction(work) {
         if (transactionId !== undefined) throw new Error('nested transactions are not supported');
-        const begun = await withResumeRetry(() => client.send(new BeginTransactionCommand(target)));
+        const begun = await withRetry(() => client.send(new BeginTransactionCommand(target)), false);
         const id = begun.transactionId!;
         const { resourceArn, secretArn } = target;
         try {

@@ -60,10 +60,17 @@ export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
 
 export type ErrorLog = Pick<Logger, 'error'>;
 
+/** The SQLSTATE of a database error (PGlite's `code`, or the Data API message's `SQLState: …`): diagnosable, and no SQL text. */
+function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  return /SQLState: ([0-9A-Z]{5})\b/.exec(String((error as Error)?.message ?? ''))?.[1];
+}
+
 /**
  * Maps what went wrong to an answer: the client's mistakes as 4xx with the field named, a sleeping database
  * as 503 with Retry-After, anything else as a bare 500. Nothing internal (stack, SQL) reaches the caller,
- * and only the error's class reaches the log.
+ * and only the error's class and SQLSTATE reach the log.
  */
 export function errorResult(error: unknown, log: ErrorLog): ApiResult {
   if (error instanceof RequestError) {
@@ -80,6 +87,6 @@ export function errorResult(error: unknown, log: ErrorLog): ApiResult {
       { 'retry-after': String(error.retryAfterSeconds) },
     );
   }
-  log.error('request failed', { errorName: (error as Error)?.name ?? typeof error, errorCode: (error as { code?: unknown })?.code });
+  log.error('request failed', { errorName: (error as Error)?.name ?? typeof error, sqlState: sqlStateOf(error) });
   return jsonResult(500, { error: 'internal_error', message: 'something went wrong on our side; it has been logged' });
 }

@@ -367,7 +367,7 @@ describe('when the database fails', () => {
     expect(result.statusCode).toBe(500);
     expect(JSON.parse(result.body)).toEqual({ error: 'internal_error', message: 'something went wrong on our side; it has been logged' });
     expect(logs.lines).toHaveLength(1);
-    expect(logs.lines[0]).toContain('42601');
+    expect(JSON.parse(logs.lines[0]!).extra).toEqual([{ errorName: 'Error', sqlState: '42601' }]);
     expect(logs.lines.join('\n')).not.toMatch(/INSERT|hunter2|at .*\.ts/);
   });
 });

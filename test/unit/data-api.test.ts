@@ -166,6 +166,28 @@ describe('Data API adapter', () => {
     expect(JSON.parse(result.body)).toEqual({ error: 'database_unavailable', message: 'the database is not available yet; retry shortly' });
   });
 
+  it('runs a statement again after a deadlock rolled it back', async () => {
+    rds
+      .on(ExecuteStatementCommand)
+      .rejectsOnce(Object.assign(new Error('ERROR: deadlock detected; SQLState: 40P01'), { name: 'DatabaseErrorException' }))
+      .resolves({ formattedRecords: '[{"ok":true}]' });
+    const retry = virtualTime();
+    const db = dataApiDatabase(new RDSDataClient({}), TARGET, retry);
+    expect(await db.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json([]) })).toEqual([{ ok: true }]);
+    expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(2);
+  });
+
+  it('inside a transaction retries only a resume: any other failure has already aborted it', async () => {
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-3' });
+    rds.on(ExecuteStatementCommand).rejects(Object.assign(new Error('timeout'), { name: 'StatementTimeoutException' }));
+    rds.on(RollbackTransactionCommand).resolves({});
+    const retry = virtualTime();
+    const db = dataApiDatabase(new RDSDataClient({}), TARGET, retry);
+    await expect(db.transaction((tx) => tx.query('CREATE INDEX big ON interactions (metadata)'))).rejects.toThrow('timeout');
+    expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+    expect(retry.slept).toEqual([]);
+  });
+
   it('does not retry errors that a retry cannot fix', async () => {
     rds.on(ExecuteStatementCommand).rejects(Object.assign(new Error('syntax error'), { name: 'BadRequestException' }));
     const retry = virtualTime();
