@@ -3,6 +3,9 @@ import type { MetricSettings } from './config.js';
 export const METRIC_NAME = 'days_since_last_real_user_interaction';
 export const DAY_MS = 86_400_000;
 
+/** The moment `days` days before `now`: the start of a rolling window. */
+export const daysBefore = (now: Date, days: number): Date => new Date(now.getTime() - days * DAY_MS);
+
 export type MetricStatus = 'active' | 'warning' | 'critical' | 'no_users_yet';
 
 /** The seed's bands: active < 1 day, warning < 7, critical >= 7 (thresholds configurable). */

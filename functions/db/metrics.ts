@@ -1,9 +1,7 @@
 import type { ExclusionReason, InternalUsers } from '../core/classify.js';
 import type { CountingType } from '../core/interaction.js';
-import type { Headline } from '../core/metric.js';
+import { daysBefore, type Headline } from '../core/metric.js';
 import { json, readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
-
-const DAY_MS = 86_400_000;
 
 // A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
 export const INTERNAL_USERS = `internal_users AS (
@@ -25,14 +23,15 @@ export function internalParams(internal: InternalUsers): SqlParams {
   };
 }
 
-const READ_HEADLINE = `
-WITH ${INTERNAL_USERS}
-SELECT
+// The newest real user who is not internal (an index walk), and the kept count less the internal ones.
+const HEADLINE_COLUMNS = `
   (SELECT last_real_at FROM real_users
    WHERE user_id NOT IN (SELECT user_id FROM internal_users)
    ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
   (SELECT users FROM real_user_count)
     - (SELECT count(*) FROM real_users WHERE user_id IN (SELECT user_id FROM internal_users)) AS total_users`;
+
+const READ_HEADLINE = `WITH ${INTERNAL_USERS} SELECT ${HEADLINE_COLUMNS}`;
 
 /** The headline: the last real interaction and how many real users there have ever been. Index reads only. */
 export async function readHeadline(db: Database, internal: InternalUsers): Promise<Headline> {
@@ -53,12 +52,7 @@ active AS (
   SELECT last_real_at FROM real_users
   WHERE last_real_at > :since_30d AND user_id NOT IN (SELECT user_id FROM internal_users)
 )
-SELECT
-  (SELECT last_real_at FROM real_users
-   WHERE user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
-  (SELECT users FROM real_user_count)
-    - (SELECT count(*) FROM real_users WHERE user_id IN (SELECT user_id FROM internal_users)) AS total_users,
+SELECT ${HEADLINE_COLUMNS},
   (SELECT count(*) FROM active WHERE last_real_at > :since_24h) AS dau,
   (SELECT count(*) FROM active WHERE last_real_at > :since_7d) AS wau,
   (SELECT count(*) FROM active) AS mau`;
@@ -67,9 +61,9 @@ SELECT
 export async function readPulse(db: Database, internal: InternalUsers, now: Date): Promise<Pulse> {
   const [row] = await db.query(READ_PULSE, {
     ...internalParams(internal),
-    since_24h: new Date(now.getTime() - DAY_MS),
-    since_7d: new Date(now.getTime() - 7 * DAY_MS),
-    since_30d: new Date(now.getTime() - 30 * DAY_MS),
+    since_24h: daysBefore(now, 1),
+    since_7d: daysBefore(now, 7),
+    since_30d: daysBefore(now, 30),
   });
   return {
     lastRealInteractionAt: readTimestamp(row?.last_real_at),

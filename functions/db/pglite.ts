@@ -1,12 +1,12 @@
 import { PGlite } from '@electric-sql/pglite';
 import { timestampText, type Database, type Row, type SqlParams, type SqlValue } from './port.js';
 
-/** `:name` -> `$n`, leaving `::casts`, quoted text and comments alone. */
+/** `:name` -> `$n`, leaving `::casts`, quoted text, comments and $tag$ bodies alone. */
 export function toPositional(sql: string, params: SqlParams): { text: string; values: unknown[] } {
   const order: string[] = [];
   const text = sql.replace(
-    /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|::|:([A-Za-z_][A-Za-z0-9_]*)/g,
-    (match, name: string | undefined) => {
+    /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|(\$[A-Za-z_]*\$)[\s\S]*?\1|::|:([A-Za-z_][A-Za-z0-9_]*)/g,
+    (match, _dollarTag: string | undefined, name: string | undefined) => {
       if (name === undefined) return match;
       if (!(name in params)) throw new Error(`missing SQL parameter :${name}`);
       let index = order.indexOf(name);

@@ -1,6 +1,6 @@
 import { historyDays, historyResponse, historyWindow } from '../core/history.js';
 import { COUNTING_TYPES } from '../core/interaction.js';
-import { daysSinceResponse } from '../core/metric.js';
+import { daysBefore, daysSinceResponse } from '../core/metric.js';
 import { milestonesResponse } from '../core/milestones.js';
 import { summaryResponse } from '../core/summary.js';
 import { readDailyHistory } from '../db/history.js';
@@ -9,8 +9,6 @@ import { readMilestoneProgress } from '../db/milestones.js';
 import { errorResult, invalid, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
-
-const WEEK_MS = 7 * 86_400_000;
 
 /** (adapter) GET /metrics/... --> indexed reads --> status bands. */
 export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
@@ -23,7 +21,7 @@ export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
       const [pulse, lastByType, exclusions] = await Promise.all([
         readPulse(db, config.internal, now),
         readLastRealByType(db, config.internal, COUNTING_TYPES),
-        readExclusions(db, config.internal, new Date(now.getTime() - WEEK_MS)),
+        readExclusions(db, config.internal, daysBefore(now, 7)),
       ]);
       return summaryResponse({ pulse, lastByType, exclusions }, now, config);
     },

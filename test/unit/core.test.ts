@@ -114,8 +114,8 @@ describe('configuration', () => {
 
 describe('SQL parameters', () => {
   it('turns :named parameters into positional ones, leaving casts, strings and comments alone', () => {
-    const { text, values } = toPositional("SELECT :a::int, ':not_a_param', :b, :a -- :c\n", { a: 1, b: 'x' });
-    expect(text).toBe("SELECT $1::int, ':not_a_param', $2, $1 -- :c\n");
+    const { text, values } = toPositional("SELECT :a::int, ':not_a_param', :b, :a -- :c\n, $fn$ :d $fn$", { a: 1, b: 'x' });
+    expect(text).toBe("SELECT $1::int, ':not_a_param', $2, $1 -- :c\n, $fn$ :d $fn$");
     expect(values).toEqual([1, 'x']);
   });
 
