@@ -59,18 +59,23 @@ export async function readLastPostedSlot(db: Database): Promise<Date | null> {
   return readTimestamp(row?.slot);
 }
 
+/** claimed: this run may post; posted: it already reached Slack; held: another run is posting it now. */
+export type CheckInClaim = 'claimed' | 'posted' | 'held';
+
 /**
- * Claims a Friday's check-in before it is posted. False: it already reached Slack (a retried schedule).
- * A claim whose post failed is refreshed with the new figures, so the retry posts what is true now.
+ * Claims a Friday's check-in for `leaseMs` before it is posted; only one run at a time gets it. A claim
+ * whose post failed (or whose lease lapsed) is taken again with the new figures, so the retry posts what is true now.
  */
-export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot): Promise<boolean> {
-  const rows = await db.query(
-    `INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users)
-     VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users)
+export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot, now: Date, leaseMs: number): Promise<CheckInClaim> {
+  // The row lock makes a concurrent claim wait, then see the winner's claimed_at and back off.
+  const claimed = await db.query(
+    `INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users, claimed_at)
+     VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users, :now)
      ON CONFLICT (slot) DO UPDATE SET
        days = excluded.days, status = excluded.status, dau = excluded.dau, wau = excluded.wau, mau = excluded.mau,
-       total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users
+       total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users, claimed_at = excluded.claimed_at
      WHERE weekly_check_ins.posted_at IS NULL
+       AND (weekly_check_ins.claimed_at IS NULL OR weekly_check_ins.claimed_at <= :lapsed_before)
      RETURNING slot`,
     {
       slot: snapshot.slot,
@@ -81,9 +86,21 @@ export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot): Pro
       mau: snapshot.mau,
       total_real_users: snapshot.totalRealUsers,
       new_real_users: snapshot.newRealUsers,
+      now,
+      lapsed_before: new Date(now.getTime() - leaseMs),
     },
   );
-  return rows.length > 0;
+  if (claimed.length > 0) return 'claimed';
+  const [row] = await db.query('SELECT posted_at FROM weekly_check_ins WHERE slot = :slot', { slot: snapshot.slot });
+  return readTimestamp(row?.posted_at) === null ? 'held' : 'posted';
+}
+
+/** Gives back a claim whose post did not happen, so a retry need not wait for the lease; only this run's own claim. */
+export async function releaseCheckIn(db: Database, slot: Date, claimedAt: Date): Promise<void> {
+  await db.query('UPDATE weekly_check_ins SET claimed_at = NULL WHERE slot = :slot AND posted_at IS NULL AND claimed_at = :claimed_at', {
+    slot,
+    claimed_at: claimedAt,
+  });
 }
 
 export async function markCheckInPosted(db: Database, slot: Date, at: Date): Promise<void> {

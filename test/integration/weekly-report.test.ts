@@ -2,10 +2,12 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
+import type { SlackPoster } from '../../functions/aws/slack-webhook.js';
 import { recordAnnouncement } from '../../functions/db/alerts.js';
+import { claimCheckIn } from '../../functions/db/check-ins.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
-import { createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
+import { CheckInInProgressError, CHECK_IN_LEASE_MS, createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
 import { post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
 
@@ -19,13 +21,14 @@ beforeEach(() => {
   secrets.on(GetSecretValueCommand).resolves({ SecretString: shared.slack.url });
 });
 
-function weekly(now: string) {
+function weekly(now: string, slack: (real: SlackPoster) => SlackPoster = (real) => real) {
   const clock = testClock(now);
   const deps = testDeps(shared.db, { now: clock.now, env: ENV });
   const ingest = createIngestHandler(deps);
+  const alerting = awsAlertingDeps(deps, ENV);
   return {
     clock,
-    run: createWeeklyReportHandler(awsAlertingDeps(deps, ENV)),
+    run: createWeeklyReportHandler({ ...alerting, slack: slack(alerting.slack) }),
     record: async (body: object) => expect((await ingest(post('/metrics/interaction', body))).statusCode).toBe(202),
   };
 }
@@ -104,11 +107,50 @@ describe('the Friday check-in', () => {
     expect(await shared.db.query('SELECT slot FROM weekly_check_ins')).toEqual([{ slot: new Date('2026-02-13T07:00:00Z') }]);
   });
 
+  it('two overlapping runs of the same Friday (Scheduler delivers at least once) post it once', async () => {
+    // The first run to reach Slack waits there until the other run has finished or reached Slack too.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let atSlack = 0;
+    const { run, clock } = weekly('2026-02-13T07:00:00Z', (real) => async (message) => {
+      if (++atSlack === 2) open();
+      await gate;
+      return real(message);
+    });
+
+    const results = await Promise.allSettled([run().finally(open), run().finally(open)]);
+
+    expect(results.map((result) => (result.status === 'fulfilled' ? result.value : result.reason.name)).sort()).toEqual([
+      'CheckInInProgressError',
+      'posted',
+    ]);
+    expect(shared.slack.received).toHaveLength(1);
+    // The loser fails, so Lambda retries it; by then the Friday is posted.
+    clock.set('2026-02-13T07:01:00Z');
+    expect(await run()).toBe('already_posted');
+    expect(shared.slack.received).toHaveLength(1);
+  });
+
+  it('a run that died mid-post holds the Friday only for its lease; then the retry posts it', async () => {
+    const { run, clock } = weekly('2026-02-13T07:00:00Z');
+    const snapshot = { slot: new Date('2026-02-13T07:00:00Z'), days: 12, status: 'critical', dau: 0, wau: 0, mau: 0, totalRealUsers: 0, newRealUsers: 0 } as const;
+    expect(await claimCheckIn(shared.db, snapshot, new Date('2026-02-13T07:00:00Z'), CHECK_IN_LEASE_MS)).toBe('claimed');
+
+    clock.set(new Date(Date.parse('2026-02-13T07:00:00Z') + CHECK_IN_LEASE_MS - 1000).toISOString());
+    await expect(run()).rejects.toBeInstanceOf(CheckInInProgressError);
+    expect(shared.slack.received).toEqual([]);
+
+    clock.set(new Date(Date.parse('2026-02-13T07:00:00Z') + CHECK_IN_LEASE_MS + 1000).toISOString());
+    expect(await run()).toBe('posted');
+    expect(shared.slack.received).toHaveLength(1);
+  });
+
   it('a failed post leaves the Friday open: the retry posts it, with the figures of the retry', async () => {
     shared.slack.reply({ status: 404, body: 'no_service' });
     const { run, clock } = weekly('2026-02-13T07:00:00Z');
     await expect(run()).rejects.toBeInstanceOf(SlackWebhookRejectedError);
-    expect(await shared.db.query('SELECT posted_at FROM weekly_check_ins')).toEqual([{ posted_at: null }]);
+    // The failed run gives its claim back: Lambda's retry a minute later does not wait for the lease to lapse.
+    expect(await shared.db.query('SELECT posted_at, claimed_at FROM weekly_check_ins')).toEqual([{ posted_at: null, claimed_at: null }]);
     clock.set('2026-02-13T08:00:00Z');
     expect(await run()).toBe('posted');
     expect(texts()[1]!.split('\n')[0]).toBe('📅 Friday check-in: days since last real user interaction = 12.33 since the baseline, no real user yet (🚨 ALERT)');
