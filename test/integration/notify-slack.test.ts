@@ -224,6 +224,12 @@ describe('the Slack notifier', () => {
       ]);
     });
 
+    it('still posts an operations alarm: it never waits on the database, which may be what is broken', async () => {
+      const { notify } = notifier('2026-02-10T12:00:00Z', closed);
+      await notify(alarmEvent('sns-alarm-metric-math.json', 'prod-publisher-errors', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
+      expect(texts().map((text) => text.split('\n')[0])).toEqual(['⚠️ OPERATIONS: prod-publisher-errors is in ALARM']);
+    });
+
     it('fails an OK, which cannot be told without the number it recovered to, so the retry finds the database awake', async () => {
       const { notify } = notifier('2026-02-10T12:00:00Z', closed);
       await expect(notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'OK', 'ALARM', '2026-02-10T12:00:00Z'))).rejects.toThrow();
