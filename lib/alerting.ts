@@ -119,7 +119,8 @@ export class Alerting extends Construct {
       checkIn: deadLetterQueue(this, 'CheckInDeadLetters'),
     };
 
-    // Named after the stack (so two stacks never collide) because the notifier is told which alarm is which.
+    // Named, because the notifier is told which alarm is which. Alarm names are regional and a stack name is
+    // unique in its region; no suffix below ends in "-" plus another, so stacks "A" and "A-x" cannot collide either.
     const alarmName = (what: string) => `${stackName}-${what}`;
     const names = {
       warningThreshold: alarmName('number-warning-threshold'),
@@ -128,7 +129,9 @@ export class Alerting extends Construct {
       stale: alarmName('number-stale'),
     };
     const roles: Record<string, AlarmRole> = { [names.warning]: 'warning', [names.critical]: 'critical', [names.stale]: 'stale' };
-    const dashboardName = `${stackName}-days-since`;
+    // Dashboard names are global to the account: the region keeps copies in two regions apart. Named rather
+    // than generated because the functions link to it, and a Ref would make them depend on the dashboard that graphs them.
+    const dashboardName = `${stackName}-days-since-${Stack.of(this).region}`;
     this.dashboardUrl = dashboardUrl(dashboardName);
 
     const common = { logRetention: props.logRetention, environment: { ...props.metricEnvironment } };

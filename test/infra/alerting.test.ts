@@ -223,6 +223,15 @@ describe('alarms on the number', () => {
     expect(parsed).toEqual({ 'Prod-number-warning': 'warning', 'Prod-number-critical': 'critical', 'Prod-number-stale': 'stale' });
     for (const name of Object.keys(parsed)) expect(names).toContain(name);
   });
+
+  it('are named <stack>-<what>, and no <what> ends in "-" plus another, so stacks "Prod" and "Prod-x" in one region never share a name', () => {
+    const alarms = { ...template.findResources('AWS::CloudWatch::Alarm'), ...template.findResources('AWS::CloudWatch::CompositeAlarm') } as Resources;
+    const names = Object.values(alarms).map((alarm) => alarm.Properties.AlarmName as string);
+    expect(names.every((name) => name.startsWith('Prod-'))).toBe(true);
+    const whats = names.map((name) => name.slice('Prod-'.length));
+    expect(whats).toHaveLength(8);
+    expect(whats.filter((what) => whats.some((other) => other !== what && what.endsWith(`-${other}`)))).toEqual([]);
+  });
 });
 
 describe('SNS and Slack', () => {
@@ -355,13 +364,25 @@ describe('the dashboard', () => {
     const dashboards = template.findResources('AWS::CloudWatch::Dashboard') as Resources;
     expect(Object.keys(dashboards)).toHaveLength(1);
     const dashboard = Object.values(dashboards)[0]!.Properties;
-    expect(dashboard.DashboardName).toBe('Prod-days-since');
     // The body is a Fn::Join of JSON text and references: resolve references to placeholders to read it.
     const parts = dashboard.DashboardBody['Fn::Join'][1] as unknown[];
     return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'REF')).join('')) as {
       widgets: Array<{ type: string; width: number; properties: Record<string, any> }>;
     };
   };
+
+  it('is named after the stack and its region: dashboard names are global to the account, so copies in two regions do not collide', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: { 'Fn::Join': ['', ['Prod-days-since-', { Ref: 'AWS::Region' }]] } });
+    const named = (region: string) => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new Stack(app, 'Prod', { env: { account: '111122223333', region } });
+      const database = new DaysSinceDatabase(stack, 'Database', { minCapacity: 0, maxCapacity: 2, deletionProtection: true, removalPolicy: RemovalPolicy.RETAIN, backupRetentionDays: 7 });
+      new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, logRetention: RetentionDays.ONE_MONTH });
+      const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardName: unknown } }>;
+      return dashboard!.Properties.DashboardName;
+    };
+    expect([named('eu-west-1'), named('us-east-1')]).toEqual(['Prod-days-since-eu-west-1', 'Prod-days-since-us-east-1']);
+  });
 
   it('shows the number as a single value with sparkline, and as a graph with lines at 1 (yellow) and 7 (red)', () => {
     const widgets = body().widgets;
@@ -409,7 +430,7 @@ describe('the dashboard', () => {
 
   it('is linked from the outputs and from every Slack message', () => {
     const url = {
-      'Fn::Join': ['', ['https://', { Ref: 'AWS::Region' }, '.console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=Prod-days-since']],
+      'Fn::Join': ['', ['https://', { Ref: 'AWS::Region' }, '.console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=Prod-days-since-', { Ref: 'AWS::Region' }]],
     };
     template.hasOutput('DashboardUrl', { Value: url, Description: 'The CloudWatch dashboard with the number' });
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlertsTopicArn', 'DashboardUrl', 'PutSlackWebhookCommand', 'SlackWebhookSecretArn']);
