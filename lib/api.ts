@@ -22,8 +22,8 @@ const refusal = (type: apigw.ResponseType, statusCode: string, error: string, me
 const GATEWAY_RESPONSES = [
   refusal(apigw.ResponseType.BAD_REQUEST_BODY, '400', 'invalid_request', '$context.error.validationErrorString'),
   refusal(apigw.ResponseType.INVALID_API_KEY, '403', 'forbidden', 'a valid x-api-key header is required'),
-  // Without IAM authorization this only means "no such method on this path".
-  refusal(apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'no route for this method and path'),
+  // Without IAM authorization this only means "no such path" (a wrong method on a known path reaches ANY).
+  refusal(apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'no route for this path'),
   refusal(apigw.ResponseType.THROTTLED, '429', 'throttled', 'too many requests for this API key: retry with backoff'),
 ];
 
@@ -93,9 +93,11 @@ export class DaysSinceApi extends Construct {
         integrations.set(route.family, integration);
       }
       const body = route.method === 'POST' && REQUEST_BODIES[route.path] ? this.requestModel(route.path) : undefined;
-      this.api.root
-        .resourceForPath(route.path)
-        .addMethod(route.method, integration, body ? { requestValidator: bodyValidator, requestModels: { 'application/json': body } } : {});
+      const resource = this.api.root.resourceForPath(route.path);
+      resource.addMethod(route.method, integration, body ? { requestValidator: bodyValidator, requestModels: { 'application/json': body } } : {});
+      // Every other method on a known path reaches the family's Lambda, which answers 405 with Allow; API
+      // Gateway alone would answer 404. Explicit methods win over ANY, so validation stays on the real ones.
+      if (!resource.node.tryFindChild('ANY')) resource.addMethod('ANY', integration);
     }
 
     this.apiKey = new apigw.ApiKey(this, 'ProductBackendKey', {

@@ -8,6 +8,7 @@ import {
 import { timingProblems, toStore, verdicts } from '../core/recording.js';
 import { recordInteractions } from '../db/interactions.js';
 import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
+import { methodNotAllowed } from './routes.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
@@ -53,7 +54,8 @@ export function createIngestHandler(deps: ServiceDeps): ApiHandler {
 
   return async (event) => {
     try {
-      if (event.httpMethod !== 'POST') throw new RequestError(405, 'method_not_allowed', `${event.httpMethod} is not allowed here: use POST`);
+      const refusal = methodNotAllowed(event.httpMethod, event.path);
+      if (refusal) return refusal;
       if (event.path === '/metrics/interaction') return await recordOne(event);
       if (event.path === '/metrics/interactions') return await recordBatch(event);
       throw new RequestError(404, 'not_found', `no route for ${event.path}`);

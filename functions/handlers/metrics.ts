@@ -7,6 +7,7 @@ import { readDailyHistory } from '../db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../db/metrics.js';
 import { readMilestoneProgress } from '../db/milestones.js';
 import { errorResult, invalid, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
+import { methodNotAllowed } from './routes.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
@@ -43,7 +44,8 @@ export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
     try {
       const route = routes[event.path];
       if (!route) throw new RequestError(404, 'not_found', `no route for ${event.path}`);
-      if (event.httpMethod !== 'GET') throw new RequestError(405, 'method_not_allowed', `${event.httpMethod} is not allowed here: use GET`);
+      const refusal = methodNotAllowed(event.httpMethod, event.path);
+      if (refusal) return refusal;
       return jsonResult(200, await route(event));
     } catch (error) {
       return errorResult(error, deps.log);

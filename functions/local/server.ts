@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { jsonResult, type ApiEvent, type ApiHandler, type ApiResult } from '../handlers/http.js';
-import { ROUTES, type RouteFamily } from '../handlers/routes.js';
+import { methodNotAllowed, ROUTES, type RouteFamily } from '../handlers/routes.js';
 
 export interface LocalServerOptions {
   handlers: Record<RouteFamily, ApiHandler>;
@@ -50,14 +50,9 @@ export function createLocalServer(options: LocalServerOptions): Server {
       if (routes.length === 0) {
         return send(response, jsonResult(404, { error: 'not_found', message: `no route for ${url.pathname}` }));
       }
-      const route = routes.find((candidate) => candidate.method === request.method);
-      if (!route) {
-        const allow = routes.map((candidate) => candidate.method).join(', ');
-        return send(
-          response,
-          jsonResult(405, { error: 'method_not_allowed', message: `${request.method} is not allowed here: use ${allow}` }, { allow }),
-        );
-      }
+      const refusal = methodNotAllowed(request.method ?? '', url.pathname);
+      if (refusal) return send(response, refusal);
+      const route = routes.find((candidate) => candidate.method === request.method)!;
       if (options.apiKey && !OPEN_PATHS.has(route.path) && !sameKey(header(request, 'x-api-key'), options.apiKey)) {
         return send(response, jsonResult(403, { error: 'forbidden', message: 'a valid x-api-key header is required' }));
       }

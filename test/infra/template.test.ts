@@ -59,19 +59,36 @@ function resourcePath(t: Template, resourceRef: unknown): string {
 }
 
 describe('API Gateway', () => {
-  it('has one method per route, each answered by its family Lambda and each requiring an API key', () => {
-    const methods = Object.values(resourcesOf(template, 'AWS::ApiGateway::Method'));
-    const seen = methods.map((method) => {
+  /** Every API Gateway method: its verb, path and the family whose Lambda it invokes. */
+  const methodsOf = (t: Template) =>
+    Object.values(resourcesOf(t, 'AWS::ApiGateway::Method')).map((method) => {
       const props = method.Properties!;
-      expect(props.ApiKeyRequired).toBe(true);
       const uri = JSON.stringify((props.Integration as { Uri: unknown }).Uri);
-      const family = (['ingest', 'metrics', 'health'] as const).find((name) =>
-        uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))),
-      );
-      return { method: props.HttpMethod, path: resourcePath(template, props.ResourceId), family };
+      const family = (['ingest', 'metrics', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
+      return { method: props.HttpMethod, path: resourcePath(t, props.ResourceId), family, props };
     });
-    expect(seen).toEqual(expect.arrayContaining(ROUTES.map((route) => ({ ...route }))));
-    expect(seen).toHaveLength(ROUTES.length);
+
+  it('has one method per route, each answered by its family Lambda and each requiring an API key', () => {
+    const seen = methodsOf(template);
+    for (const { props } of seen) expect(props.ApiKeyRequired).toBe(true);
+    const routes = seen.filter(({ method }) => method !== 'ANY').map(({ method, path, family }) => ({ method, path, family }));
+    expect(routes).toEqual(expect.arrayContaining(ROUTES.map((route) => ({ ...route }))));
+    expect(routes).toHaveLength(ROUTES.length);
+  });
+
+  it('sends any other method on a known path to the same Lambda, which answers 405 (API Gateway alone would say 404)', () => {
+    const others = methodsOf(template).filter(({ method }) => method === 'ANY');
+    const paths = [...new Set(ROUTES.map((route) => route.path))];
+    expect(others.map(({ path, family }) => ({ path, family })).sort((a, b) => a.path.localeCompare(b.path))).toEqual(
+      paths.sort().map((path) => ({ path, family: ROUTES.find((route) => route.path === path)!.family })),
+    );
+    for (const { props } of others) {
+      expect(props.ApiKeyRequired).toBe(true);
+      expect(props.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
+      // Nothing to validate: the Lambda refuses the method before it reads a body.
+      expect(props.RequestValidatorId).toBeUndefined();
+      expect(props.RequestModels).toBeUndefined();
+    }
   });
 
   it('throttles each API key with the configured rate and burst, on the deployed stage', () => {
