@@ -41,7 +41,8 @@ export class DaysSinceApi extends Construct {
       restApiName: `${Stack.of(this).stackName}-api`,
       description: 'days-since: product backends report interactions; the team reads how long since a real user did something',
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      // Access logs need API Gateway's account-wide CloudWatch role; the role is kept if the stack goes.
+      // Access logs need API Gateway's per-account-and-region logging role; each copy sets its own, and role and
+      // setting are kept when a stack goes, as another copy's API may be logging through them (README: deploy).
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       defaultMethodOptions: { apiKeyRequired: true },

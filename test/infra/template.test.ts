@@ -136,6 +136,20 @@ describe('API Gateway', () => {
     }
   });
 
+  it('sets API Gateway\'s account-wide logging role before the stage, and keeps role and setting when the stack goes (another copy may rely on them)', () => {
+    const accounts = resourcesOf(template, 'AWS::ApiGateway::Account');
+    expect(Object.keys(accounts)).toHaveLength(1);
+    const [accountId, account] = Object.entries(accounts)[0]!;
+    const roleId = (account.Properties!.CloudWatchRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const role = template.toJSON().Resources[roleId];
+    expect(role.Properties.ManagedPolicyArns).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs']] },
+    ]);
+    for (const kept of [account, role]) expect({ deletion: kept.DeletionPolicy, replace: kept.UpdateReplacePolicy }).toEqual({ deletion: 'Retain', replace: 'Retain' });
+    const stage = Object.values(resourcesOf(template, 'AWS::ApiGateway::Stage'))[0]!;
+    expect(stage.DependsOn).toContain(accountId);
+  });
+
   it('writes JSON access logs to a log group with the configured retention, and publishes metrics', () => {
     const stage = Object.values(resourcesOf(template, 'AWS::ApiGateway::Stage'))[0]!.Properties!;
     const access = stage.AccessLogSetting as { DestinationArn: { 'Fn::GetAtt': [string, string] }; Format: string };
