@@ -48,7 +48,6 @@ export class DaysSinceDatabase extends Construct {
       serverlessV2MaxCapacity: props.maxCapacity,
       enableDataApi: true,
       storageEncrypted: true,
-      iamAuthentication: true,
       backup: { retention: Duration.days(props.backupRetentionDays) },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
@@ -96,6 +95,11 @@ export class DaysSinceDatabase extends Construct {
       id: 'AwsSolutions-SMG4',
       reason:
         'Rotating the master secret needs a rotation Lambda inside the VPC with a route to Secrets Manager (NAT or an interface endpoint), which this network deliberately lacks; the secret is only read by the Data API on behalf of the three handlers and the migration.',
+    });
+    Validations.of(this.cluster).acknowledge({
+      id: 'AwsSolutions-RDS6',
+      reason:
+        'Nothing connects to the cluster with a database password or token: the Lambdas use the Data API, which signs in with the generated secret; IAM database authentication would be a second, unused way in.',
     });
     if (!props.deletionProtection) {
       Validations.of(this.cluster).acknowledge({

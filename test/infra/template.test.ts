@@ -255,6 +255,13 @@ describe('Aurora', () => {
     template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Family: 'aurora-postgresql16', Parameters: { timezone: 'UTC' } });
   });
 
+  it('turns on no IAM database authentication: the Data API signs in with the secret, and nothing else connects', () => {
+    const cluster = Object.values(resourcesOf(template, 'AWS::RDS::DBCluster'))[0]!.Properties!;
+    expect(cluster.EnableIAMDatabaseAuthentication).toBeUndefined();
+    // No role may rds-db:connect either: IAM authentication would be a second, unused way in.
+    expect(JSON.stringify(resourcesOf(template, 'AWS::IAM::Policy'))).not.toContain('rds-db:');
+  });
+
   it('is at least 16.4, the first 16.x that both serves the Data API and pauses at 0 ACU', () => {
     const version = Object.values(resourcesOf(defaults, 'AWS::RDS::DBCluster'))[0]!.Properties!.EngineVersion as string;
     expect(Number(version.split('.')[1])).toBeGreaterThanOrEqual(4);
