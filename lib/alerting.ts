@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { WEBHOOK_NOT_CONNECTED } from '../functions/aws/webhook-secret.js';
 import type { AlarmRole } from '../functions/core/alarm-notification.js';
 import { STALE_AFTER_INTERVALS } from '../functions/core/alerts.js';
-import { ConfigError } from '../functions/core/config.js';
+import { ConfigError, type MetricSettings } from '../functions/core/config.js';
 import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/core/published-figures.js';
 import { AlertingDashboard, dashboardUrl } from './dashboard.js';
 import type { DaysSinceDatabase } from './database.js';
@@ -27,6 +27,8 @@ export interface AlertingProps {
   database: DaysSinceDatabase;
   /** The Lambdas' metric configuration (WARNING_DAYS, CRITICAL_DAYS, DAU_TARGET, MAU_TARGET, BASELINE_DATE ...), as the API's functions get it. */
   metricEnvironment: Readonly<Record<string, string>>;
+  /** The same bands and targets as numbers, as loadConfig validated them: the alarms' thresholds and the dashboard's lines. */
+  thresholds: AlertThresholds;
   logRetention: RetentionDays;
   /** CloudWatch namespace of the published figures. @default 'SN1MA' */
   namespace?: string;
@@ -40,6 +42,8 @@ export interface AlertingProps {
   functions?: Readonly<Record<string, IFunction>>;
 }
 
+export type AlertThresholds = Pick<MetricSettings, 'warningDays' | 'criticalDays' | 'dauTarget' | 'mauTarget'>;
+
 /** How often the number is published: the alarms' period and the local loop's default interval. */
 export const PUBLISH_EVERY = Duration.minutes(5);
 /** The seed's `for: 1h`, in publishing periods. */
@@ -48,13 +52,6 @@ export const CRITICAL_PERIODS = 12;
 /** A thrown error at synth names what to fix. */
 export class AlertingConfigError extends Error {
   override name = 'AlertingConfigError';
-}
-
-function threshold(environment: Readonly<Record<string, string>>, name: string, fallback: number): number {
-  const raw = environment[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value)) throw new AlertingConfigError(`${name} must be a number, got "${raw}"`);
-  return value;
 }
 
 /**
@@ -87,8 +84,7 @@ export class Alerting extends Construct {
     super(scope, id);
     const stackName = Stack.of(this).stackName;
     this.namespace = namespaceOf(props.namespace);
-    const warningDays = threshold(props.metricEnvironment, 'WARNING_DAYS', 1);
-    const criticalDays = threshold(props.metricEnvironment, 'CRITICAL_DAYS', 7);
+    const { warningDays, criticalDays } = props.thresholds;
 
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'days-since alerts', enforceSSL: true });
     // The TLS policy replaces the topic's default one, so CloudWatch needs its own grant: this stack's alarms only.
@@ -287,8 +283,8 @@ export class Alerting extends Construct {
       namespace: this.namespace,
       warningDays,
       criticalDays,
-      dauTarget: threshold(props.metricEnvironment, 'DAU_TARGET', 10),
-      mauTarget: threshold(props.metricEnvironment, 'MAU_TARGET', 50),
+      dauTarget: props.thresholds.dauTarget,
+      mauTarget: props.thresholds.mauTarget,
       alarms: [warning, critical, stale, publisherErrors, ...deadLetterAlarms],
       api: props.api,
       functions: {

@@ -33,6 +33,8 @@ export interface AlertingDashboardProps {
 
 const FIVE_MINUTES = Duration.minutes(5);
 
+const daysText = (days: number) => `${days} ${days === 1 ? 'day' : 'days'}`;
+
 /**
  * The number where the team looks: as a single value with its sparkline, as a graph against the yellow and
  * red lines, DAU and MAU against their targets, the alarms, and an operations row for when it looks wrong.
@@ -71,8 +73,8 @@ export class AlertingDashboard extends Construct {
         title: 'Days since last real user interaction',
         left: [days],
         leftAnnotations: [
-          { value: props.warningDays, color: WARNING_COLOR, label: `warning (${props.warningDays} day)` },
-          { value: props.criticalDays, color: CRITICAL_COLOR, label: `critical (${props.criticalDays} days)` },
+          { value: props.warningDays, color: WARNING_COLOR, label: `warning (${daysText(props.warningDays)})` },
+          { value: props.criticalDays, color: CRITICAL_COLOR, label: `critical (${daysText(props.criticalDays)})` },
         ],
         leftYAxis: { min: 0, showUnits: false },
         legendPosition: cloudwatch.LegendPosition.HIDDEN,

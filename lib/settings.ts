@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
-import { ConfigError, loadConfig, numberFromEnv } from '../functions/core/config.js';
+import { ConfigError, loadConfig, numberFromEnv, type Config } from '../functions/core/config.js';
 
 /** A CDK context value that cannot be deployed; the message names the key as the user typed it. */
 export class ContextError extends Error {
@@ -32,6 +32,8 @@ const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN, snapshot: RemovalPolicy
 export interface DeploySettings {
   /** The Lambdas' configuration, as environment variables (validated by the same loadConfig the Lambdas run). */
   metricEnvironment: Record<(typeof METRIC_CONTEXT)[keyof typeof METRIC_CONTEXT], string>;
+  /** The bands and targets of that configuration as numbers, for the alarms and the dashboard. */
+  thresholds: Pick<Config, 'warningDays' | 'criticalDays' | 'dauTarget' | 'mauTarget'>;
   /** Requests per second per API key, steady state. @default 50 */
   throttleRate: number;
   /** Requests allowed in a burst per API key. @default 100 */
@@ -86,7 +88,7 @@ function contextChoice<T>(raw: Raw, key: string, choices: Readonly<Record<string
 const ENV_TO_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, env]) => [env, key]));
 
 /** Runs the Lambdas' own configuration check at synth time, so a bad value fails `cdk deploy` instead of every request. */
-function metricEnvironment(raw: Raw): DeploySettings['metricEnvironment'] {
+function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment' | 'thresholds'> {
   const env = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, name]) => [name, raw[key]?.trim() ?? '']));
   let config;
   try {
@@ -96,7 +98,7 @@ function metricEnvironment(raw: Raw): DeploySettings['metricEnvironment'] {
     const problem = error.message.slice(error.variable.length + 1).replace(/\b[A-Z][A-Z_]+\b/g, (name) => ENV_TO_CONTEXT[name] ?? name);
     throw new ContextError(ENV_TO_CONTEXT[error.variable] ?? error.variable, problem);
   }
-  return {
+  const metricEnvironment = {
     WARNING_DAYS: String(config.warningDays),
     CRITICAL_DAYS: String(config.criticalDays),
     DAU_TARGET: String(config.dauTarget),
@@ -107,6 +109,8 @@ function metricEnvironment(raw: Raw): DeploySettings['metricEnvironment'] {
     // Unset stays unset: the Lambdas then use the seed's own milestone table.
     MILESTONES: env.MILESTONES ? JSON.stringify(config.milestones) : '',
   };
+  const { warningDays, criticalDays, dauTarget, mauTarget } = config;
+  return { metricEnvironment, thresholds: { warningDays, criticalDays, dauTarget, mauTarget } };
 }
 
 // Lambda refuses a function whose environment exceeds 4 KB; say so at synth time, naming what fills it.
@@ -128,7 +132,7 @@ export const DEPLOY_CONTEXT_KEYS = [
 /** Reads and checks every deployment setting from CDK context. */
 export function readDeploySettings(node: Node): DeploySettings {
   const raw: Raw = Object.fromEntries(DEPLOY_CONTEXT_KEYS.map((key) => [key, contextText(node, key)]));
-  const metric = metricEnvironment(raw);
+  const { metricEnvironment: metric, thresholds } = metricConfiguration(raw);
   const listBytes = Buffer.byteLength(metric.INTERNAL_USER_IDS + metric.INTERNAL_EMAIL_DOMAINS + metric.MILESTONES);
   if (listBytes > LAMBDA_ENVIRONMENT_BYTES - ROOM_FOR_OTHER_VARIABLES) {
     const largest = (['internalUserIds', 'internalEmailDomains', 'milestones'] as const).reduce((a, b) =>
@@ -166,6 +170,7 @@ export function readDeploySettings(node: Node): DeploySettings {
   if (throttleRate === 0) throw new ContextError('throttleRate', 'must be more than 0 requests per second');
   return {
     metricEnvironment: metric,
+    thresholds,
     throttleRate,
     throttleBurst: contextNumber(raw, 'throttleBurst', 100, { min: 1, integer: true }),
     minCapacity,

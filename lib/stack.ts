@@ -42,6 +42,7 @@ export class DaysSinceStack extends Stack {
     this.alerting = new Alerting(this, 'Alerting', {
       database: this.database,
       metricEnvironment: settings.metricEnvironment,
+      thresholds: settings.thresholds,
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
       namespace: context('metricNamespace'),

@@ -8,6 +8,7 @@ import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/ale
 import { DaysSinceDatabase } from '../../lib/database.js';
 
 const METRIC_ENVIRONMENT = { WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '2026-02-01' };
+const THRESHOLDS = { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 };
 
 /** A small stack of its own: the database the functions read, and the alerting construct. */
 function alertingStack(props: Partial<AlertingProps> = {}) {
@@ -20,7 +21,13 @@ function alertingStack(props: Partial<AlertingProps> = {}) {
     removalPolicy: RemovalPolicy.RETAIN,
     backupRetentionDays: 7,
   });
-  const alerting = new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, logRetention: RetentionDays.ONE_MONTH, ...props });
+  const alerting = new Alerting(stack, 'Alerting', {
+    database,
+    metricEnvironment: METRIC_ENVIRONMENT,
+    thresholds: THRESHOLDS,
+    logRetention: RetentionDays.ONE_MONTH,
+    ...props,
+  });
   return { app, stack, alerting, template: Template.fromStack(stack) };
 }
 
@@ -112,6 +119,14 @@ describe('the publisher', () => {
       FunctionName: { Ref: built.stack.getLogicalId(built.alerting.publisher.function.node.defaultChild as never) },
       MaximumRetryAttempts: 0,
     });
+  });
+
+  it('alarms and draws the thresholds it is given, as loadConfig validated them, without re-reading the environment text', () => {
+    const { template: other } = alertingStack({ thresholds: { warningDays: 2, criticalDays: 5, dauTarget: 3, mauTarget: 40 } });
+    other.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'Prod-number-warning-threshold', Threshold: 2 });
+    other.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'Prod-number-critical', Threshold: 5 });
+    const body = JSON.stringify(Object.values(other.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+    for (const title of ['warning (2 days)', 'critical (5 days)', 'Daily active users (target 3)', 'Monthly active users (target 40)']) expect(body).toContain(title);
   });
 
   it('takes another namespace, and refuses one CloudWatch would refuse', () => {
@@ -377,7 +392,7 @@ describe('the dashboard', () => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'Prod', { env: { account: '111122223333', region } });
       const database = new DaysSinceDatabase(stack, 'Database', { minCapacity: 0, maxCapacity: 2, deletionProtection: true, removalPolicy: RemovalPolicy.RETAIN, backupRetentionDays: 7 });
-      new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, logRetention: RetentionDays.ONE_MONTH });
+      new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, logRetention: RetentionDays.ONE_MONTH });
       const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardName: unknown } }>;
       return dashboard!.Properties.DashboardName;
     };

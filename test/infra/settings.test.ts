@@ -19,6 +19,7 @@ describe('deployment settings from CDK context', () => {
         INTERNAL_EMAIL_DOMAINS: '',
         MILESTONES: '',
       },
+      thresholds: { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 },
       throttleRate: 50,
       throttleBurst: 100,
       minCapacity: 0,
@@ -45,6 +46,7 @@ describe('deployment settings from CDK context', () => {
       INTERNAL_USER_IDS: '6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f',
     });
     expect(fromJson).toMatchObject({ deletionProtection: false, removalPolicy: RemovalPolicy.SNAPSHOT, minCapacity: 0.5 });
+    expect(fromJson.thresholds).toEqual({ warningDays: 0.5, criticalDays: 7, dauTarget: 10, mauTarget: 50 });
   });
 
   it.each([
