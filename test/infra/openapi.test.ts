@@ -11,6 +11,28 @@ type Json = Record<string, any>;
 
 const document = openApiDocument(ROUTES) as Json;
 const bodyOf = (path: string): Json => document.paths[path].post.requestBody.content['application/json'].schema;
+const answerOf = (method: string, path: string, status = '200'): Json =>
+  document.paths[path][method.toLowerCase()].responses[status].content['application/json'].schema;
+
+/** Where `value` breaks the documented schema (the OpenAPI 3.0 subset the document uses): wrong type, a value outside its enum, a field missing or undocumented. */
+function mismatches(schema: Json, value: unknown, at = '$'): string[] {
+  if (value === null) return schema.nullable ? [] : [`${at} is null`];
+  if (schema.enum && !schema.enum.includes(value)) return [`${at} = ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`];
+  const type = Array.isArray(value) ? 'array' : typeof value;
+  if (schema.type && schema.type !== type) return [`${at} is ${type}, documented as ${schema.type}`];
+  if (Array.isArray(value)) return value.flatMap((item, index) => mismatches(schema.items, item, `${at}[${index}]`));
+  if (type !== 'object') return [];
+  const fields = value as Json;
+  const documented = schema.properties as Json | undefined;
+  const additional = schema.additionalProperties as Json | undefined;
+  return [
+    ...(schema.required ?? []).filter((name: string) => !(name in fields)).map((name: string) => `${at}.${name} is missing`),
+    ...Object.entries(fields).flatMap(([name, field]) => {
+      const fieldSchema = documented?.[name] ?? (typeof additional === 'object' ? additional : undefined);
+      return fieldSchema ? mismatches(fieldSchema, field, `${at}.${name}`) : [`${at}.${name} is not documented`];
+    }),
+  ];
+}
 
 describe('the OpenAPI document', () => {
   it('describes every route, and only the routes, each behind the x-api-key header', () => {
@@ -19,7 +41,66 @@ describe('the OpenAPI document', () => {
     );
     expect(operations).toEqual(ROUTES.map(({ method, path }) => ({ method, path })));
     expect(document.components.securitySchemes.apiKey).toEqual({ type: 'apiKey', in: 'header', name: 'x-api-key' });
-    for (const { method, path } of ROUTES) expect(document.paths[path][method.toLowerCase()].responses['200']).toBeDefined();
+  });
+
+  it('documents each success answer with its fields, which of them are required, and their allowed values', () => {
+    const verdictFields = ['event_id', 'status', 'counted', 'reason'];
+    for (const status of ['200', '202']) {
+      const verdict = answerOf('POST', '/metrics/interaction', status);
+      expect(verdict.required).toEqual(verdictFields);
+      expect(verdict.properties.status.enum).toEqual(['recorded', 'duplicate']);
+      expect(verdict.properties.reason).toMatchObject({ nullable: true, enum: ['internal_user', 'test_traffic', 'automated_client', 'not_engagement'] });
+      const batch = answerOf('POST', '/metrics/interactions', status);
+      expect(batch.required).toEqual(['status', 'recorded', 'duplicates', 'counted', 'results']);
+      expect(batch.properties.results.items.required).toEqual(verdictFields);
+    }
+    const headline = answerOf('GET', '/metrics/days-since-last-interaction');
+    expect(headline.required).toEqual(['metric', 'value', 'status', 'target', 'last_interaction', 'total_users']);
+    expect(headline.properties.metric.enum).toEqual(['days_since_last_real_user_interaction']);
+    expect(headline.properties.value).toEqual({ type: 'number', nullable: true });
+    expect(headline.properties.status.enum).toEqual(['active', 'warning', 'critical', 'no_users_yet']);
+    const summary = answerOf('GET', '/metrics/summary');
+    expect(summary.required).toEqual(['generated_at', 'days_since_last_real_interaction', 'by_type', 'active_users', 'total_users', 'excluded']);
+    expect(Object.keys(summary.properties.active_users.properties)).toEqual(['dau', 'wau', 'mau']);
+    expect(summary.properties.excluded.properties.last_7_days.required).toEqual(['internal_user', 'test_traffic', 'automated_client', 'not_engagement']);
+    const milestone = answerOf('GET', '/metrics/milestones').properties.milestones.items;
+    expect(milestone.required).toEqual(['name', 'target_date', 'measure', 'target', 'current', 'reached_on', 'reached_at', 'on_time', 'status']);
+    expect(milestone.properties.status.enum).toEqual(['achieved', 'on_track', 'missed']);
+    const history = answerOf('GET', '/metrics/history');
+    expect(history.required).toEqual(['generated_at', 'days', 'from', 'to', 'history']);
+    expect(history.properties.history.items.required).toEqual(['day', 'active_users', 'new_users', 'days_since_at_end_of_day']);
+    expect(answerOf('GET', '/healthz')).toEqual({ type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'] });
+  });
+
+  it('describes what the handlers really answer: every field they send, of its documented type, none missing', async () => {
+    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    try {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const response = await fetch(`${service.url}${path}`, {
+          method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const answer = await response.json();
+        return { where: `${method} ${path} ${response.status}`, problems: mismatches(answerOf(method, path, String(response.status)), answer) };
+      };
+      const one = { event_id: 'e-1', user_id: '11111111-1111-4111-8111-111111111111', interaction_type: 'login', context: { email: 'a@team.example' } };
+      const answers = [
+        await call('POST', '/metrics/interaction', one),
+        await call('POST', '/metrics/interaction', one),
+        await call('POST', '/metrics/interactions', { interactions: [{ ...one, event_id: 'e-2', interaction_type: 'agent_run' }] }),
+        ...(await Promise.all(ROUTES.filter((route) => route.method === 'GET').map((route) => call('GET', route.path)))),
+      ];
+      expect(answers.map((answer) => answer.where)).toEqual([
+        'POST /metrics/interaction 202',
+        'POST /metrics/interaction 200',
+        'POST /metrics/interactions 202',
+        ...ROUTES.filter((route) => route.method === 'GET').map((route) => `GET ${route.path} 200`),
+      ]);
+      expect(answers.filter((answer) => answer.problems.length > 0)).toEqual([]);
+    } finally {
+      await service.close();
+    }
   });
 
   it('refuses to describe a route nobody has written up', () => {
