@@ -2,6 +2,7 @@ import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementComm
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
+import { DatabaseUnavailableError } from '../../functions/db/port.js';
 import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
 import { openPglite } from '../../functions/db/pglite.js';
 import { createMigrateHandler, DEPLOY_RETRY, migrationsDigest } from '../../functions/handlers/migrate.js';
@@ -9,6 +10,24 @@ import { SQL_DIR } from '../../lib/days-since-app.js';
 import { MIGRATION_TIMEOUT } from '../../lib/migrations.js';
 
 const quiet = { info: () => {} };
+
+const TARGET = {
+  resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:days-since',
+  secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:days-since-AbCdEf',
+  database: 'days_since',
+};
+
+/** The deploy-time handler over the Data API (mocked by the caller), retrying with `retry`. */
+async function migratorOverDataApi(retry: RetryPolicy) {
+  const migrations = await loadMigrations(SQL_DIR);
+  const migrateNow = createMigrateHandler({
+    db: dataApiDatabase(new RDSDataClient({ region: 'eu-west-1' }), TARGET, retry),
+    migrationsDir: SQL_DIR,
+    expectedDigest: migrationsDigest(migrations),
+    log: quiet,
+  });
+  return { migrations, migrateNow };
+}
 
 describe('the deploy-time migration handler', () => {
   it('applies sql/ with the same runner as the local run, then finds nothing left to do', async () => {
@@ -43,11 +62,7 @@ describe('the deploy-time migration handler', () => {
   it('waits out a resuming Aurora through the Data API, one transaction per migration', async () => {
     const rds = mockClient(RDSDataClient);
     try {
-      const target = {
-        resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:days-since',
-        secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:days-since-AbCdEf',
-        database: 'days_since',
-      };
+      const target = TARGET;
       let now = 0;
       const retry: RetryPolicy = { ...DEPLOY_RETRY, random: () => 1, now: () => now, sleep: async (ms) => void (now += ms) };
       const resuming = Object.assign(new Error('resuming'), { name: 'DatabaseResumingException' });
@@ -55,13 +70,7 @@ describe('the deploy-time migration handler', () => {
       rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
       rds.on(CommitTransactionCommand).resolves({});
 
-      const migrations = await loadMigrations(SQL_DIR);
-      const migrateNow = createMigrateHandler({
-        db: dataApiDatabase(new RDSDataClient({ region: 'eu-west-1' }), target, retry),
-        migrationsDir: SQL_DIR,
-        expectedDigest: migrationsDigest(migrations),
-        log: quiet,
-      });
+      const { migrations, migrateNow } = await migratorOverDataApi(retry);
       expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
 
       const sent = rds.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input);
@@ -80,8 +89,49 @@ describe('the deploy-time migration handler', () => {
     }
   });
 
-  it('keeps retrying a sleeping database for minutes, each wait ending before the Lambda itself would time out', () => {
-    expect(DEPLOY_RETRY.budgetMs).toBeGreaterThanOrEqual(60_000);
-    expect(DEPLOY_RETRY.budgetMs + 60_000).toBeLessThan(MIGRATION_TIMEOUT.toMilliseconds());
+  describe('against a database that stays asleep', () => {
+    // Each refused call itself takes a few seconds: the Data API holds it while Aurora resumes.
+    const CALL_MS = 5_000;
+
+    /** The handler with the deploy retry policy, a clock it moves, and a Data API that refuses until `wakesAtMs`. */
+    async function sleepyDeploy(wakesAtMs: number) {
+      const rds = mockClient(RDSDataClient);
+      let now = 0;
+      const waits: number[] = [];
+      const resuming = () => Object.assign(new Error('resuming'), { name: 'DatabaseResumingException' });
+      rds.on(ExecuteStatementCommand).callsFake(async () => {
+        now += CALL_MS;
+        if (now < wakesAtMs) throw resuming();
+        return { formattedRecords: '[]' };
+      });
+      rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
+      rds.on(CommitTransactionCommand).resolves({});
+      const retry: RetryPolicy = { ...DEPLOY_RETRY, random: () => 1, now: () => now, sleep: async (ms) => void (waits.push(ms), (now += ms)) };
+      return { rds, ...(await migratorOverDataApi(retry)), waits, elapsed: () => now };
+    }
+
+    it('keeps retrying for minutes, so an Aurora that takes 3 minutes to resume is migrated in the same deploy', async () => {
+      const { rds, migrateNow, migrations, elapsed } = await sleepyDeploy(3 * 60_000);
+      try {
+        expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
+        expect(elapsed()).toBeGreaterThanOrEqual(3 * 60_000);
+      } finally {
+        rds.restore();
+      }
+    });
+
+    it('gives up with "unavailable" while the Lambda still has time to report it, never waiting past its timeout', async () => {
+      const { rds, migrateNow, waits, elapsed } = await sleepyDeploy(Number.POSITIVE_INFINITY);
+      try {
+        await expect(migrateNow()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+        expect(elapsed()).toBeGreaterThanOrEqual(4 * 60_000);
+        // The last refused call, one more call's worth of time and the failure report all fit in the Lambda's run.
+        expect(elapsed() + CALL_MS + 60_000).toBeLessThan(MIGRATION_TIMEOUT.toMilliseconds());
+        expect(Math.max(...waits)).toBeLessThanOrEqual(DEPLOY_RETRY.maxDelayMs);
+        expect(rds.commandCalls(ExecuteStatementCommand).length).toBe(waits.length + 1);
+      } finally {
+        rds.restore();
+      }
+    });
   });
 });
