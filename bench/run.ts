@@ -1,6 +1,10 @@
 // npm run bench: the speed figures the README quotes, measured on 1,000,000 stored interactions in PGlite.
 // Figures only, no pass/fail: this machine is shared and noisy, so compare ratios taken in the same run.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, numberFromEnv } from '../functions/core/config.js';
@@ -19,6 +23,7 @@ import { createMetricsHandler } from '../functions/handlers/metrics.js';
 import type { ServiceDeps } from '../functions/handlers/service.js';
 import { createLocalServer } from '../functions/local/server.js';
 import { SQL_DIR } from '../functions/local/service.js';
+import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES } from '../lib/bundling.js';
 import { history, TEAM_DOMAIN, TEAM_SIZE, usersFor } from './history.js';
 
 const INTERACTIONS = numberFromEnv(process.env, 'BENCH_INTERACTIONS', 1_000_000, { integer: true, min: 1000 });
@@ -117,6 +122,22 @@ async function ingestOverHttp(db: Database) {
   return { singles, batches: { ...batches, interactionsPerSecond: batches.requestsPerSecond * 500 } };
 }
 
+/** Each Lambda entry bundled exactly as the stack bundles it (minified, AWS SDK left to the runtime). */
+async function bundleSizes(): Promise<Array<[string, number]>> {
+  const out = mkdtempSync(join(tmpdir(), 'days-since-bundles-'));
+  const entries = readdirSync(HANDLERS_DIR)
+    .filter((file) => file.endsWith('.ts') && /^export (const|async function|function) handler\b/m.test(readFileSync(join(HANDLERS_DIR, file), 'utf8')))
+    .map((file) => file.replace(/\.ts$/, ''));
+  const sizes: Array<[string, number]> = [];
+  for (const name of entries) {
+    const outfile = join(out, `${name}.mjs`);
+    await build(esbuildOptions(join(HANDLERS_DIR, `${name}.ts`), outfile));
+    sizes.push([name, statSync(outfile).size]);
+  }
+  rmSync(out, { recursive: true, force: true });
+  return sizes.sort((a, b) => a[1] - b[1]);
+}
+
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
 async function main() {
@@ -152,6 +173,9 @@ async function main() {
   console.log(`  single interactions: ${Math.round(http.singles.requestsPerSecond).toLocaleString('en')} requests/s (target >= 1,000; ${http.singles.failures} failed)`);
   console.log(`  batches of 500:      ${Math.round(http.batches.interactionsPerSecond).toLocaleString('en')} interactions/s (target >= 20,000; ${http.batches.failures} failed)`);
   await db.close();
+
+  console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
+  for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);
 }
 
 await main();
