@@ -31,4 +31,11 @@ CREATE TABLE users (
 );
 
 CREATE INDEX users_marked_internal ON users (user_id) WHERE marked_internal;
-CREATE INDEX users_email_domains ON users USING gin (email_domains);
+
+-- The same domains, one row each: INTERNAL_EMAIL_DOMAINS is known only when the metric is read, and a b-tree
+-- lookup per configured domain finds its users where any set-based form was planned as a scan of all users.
+CREATE TABLE user_email_domains (
+    email_domain text NOT NULL,
+    user_id      uuid NOT NULL,
+    PRIMARY KEY (email_domain, user_id)
+);

@@ -2,9 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toStore } from '../../functions/core/recording.js';
-import { recordInteractions } from '../../functions/db/interactions.js';
-import { readHeadline } from '../../functions/db/metrics.js';
 import { installedAt, loadMigrations, migrate, splitStatements } from '../../functions/db/migrate.js';
 import { openPglite } from '../../functions/db/pglite.js';
 import { SQL_DIR } from '../../functions/local/service.js';
@@ -35,22 +32,6 @@ describe('migrate', () => {
     const second = await migrate(db, migrations);
     expect(second).toEqual({ applied: [], alreadyApplied: migrations.map((m) => m.name) });
     expect(await installedAt(db)).toBeInstanceOf(Date);
-    await db.close();
-  });
-
-  it('006 finds users recorded before it by their email domain', async () => {
-    const db = await openPglite('memory');
-    const migrations = await loadMigrations(SQL_DIR);
-    const before = migrations.findIndex((m) => m.name.startsWith('006_'));
-    await migrate(db, migrations.slice(0, before));
-    const now = new Date('2026-02-08T12:00:00Z');
-    const founder = { user_id: '00000000-0000-4000-8000-000000000001', interaction_type: 'coach_call' as const };
-    await recordInteractions(db, [toStore({ ...founder, context: { email: 'ceo@sustainnet.io' } }, now, () => 'a')]);
-    await recordInteractions(db, [toStore(founder, now, () => 'b')]);
-    await migrate(db, migrations);
-    const internal = { userIds: new Set<string>(), emailDomains: new Set(['sustainnet.io']) };
-    expect(await readHeadline(db, internal)).toEqual({ lastRealInteractionAt: null, totalRealUsers: 0 });
-    expect(await readHeadline(db, { ...internal, emailDomains: new Set<string>() })).toMatchObject({ totalRealUsers: 1 });
     await db.close();
   });
 
