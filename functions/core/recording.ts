@@ -15,10 +15,10 @@ export interface InteractionToStore {
   metadata: Record<string, unknown>;
 }
 
-/** The checks a schema cannot make because they need the clock. */
 /** Older than any product this counts for; also keeps year 0 (which PostgreSQL refuses) and typos like 0026 out. */
 export const EARLIEST_OCCURRED_AT = new Date('2000-01-01T00:00:00Z');
 
+/** The checks a schema cannot make because they need the clock. */
 export function timingProblems(interaction: InteractionInput, now: Date, field = 'occurred_at'): FieldProblem[] {
   if (interaction.occurred_at === undefined) return [];
   const at = Date.parse(interaction.occurred_at);
@@ -50,9 +50,12 @@ export interface Verdict {
   reason: ExclusionReason | null;
 }
 
+/** What became of one submitted interaction, and what was known of its user before it arrived. */
 export interface StoredOutcome {
+  /** false: its event_id was already stored (earlier, or earlier in the same batch) and nothing changed. */
   recorded: boolean;
-  stored: { user_id: string; exclusion_reason: InteractionToStore['exclusion_reason']; marked_internal: boolean; email_domain: string | null };
+  /** The stored interaction this event_id stands for (the original, for a duplicate). */
+  stored: Pick<InteractionToStore, 'user_id' | 'exclusion_reason' | 'marked_internal' | 'email_domain'>;
   knownUser: KnownUser | null;
 }
 

@@ -1,29 +1,6 @@
 import type { StoredExclusionReason } from '../core/classify.js';
-import type { InteractionType } from '../core/interaction.js';
+import type { InteractionToStore, StoredOutcome } from '../core/recording.js';
 import { json, readJson, type Database } from './port.js';
-
-/** An interaction as it is kept: the email reduced to its domain, the verdict that does not depend on the user. */
-export interface StoredInteraction {
-  event_id: string;
-  user_id: string;
-  interaction_type: InteractionType;
-  occurred_at: string;
-  exclusion_reason: StoredExclusionReason | null;
-  marked_internal: boolean;
-  email_domain: string | null;
-  user_agent: string | null;
-  ip: string | null;
-  metadata: Record<string, unknown>;
-}
-
-/** What became of one submitted interaction, and what was known of its user before it arrived. */
-export interface RecordOutcome {
-  /** false: its event_id was already stored (earlier, or earlier in the same batch) and nothing changed. */
-  recorded: boolean;
-  /** The stored interaction this event_id stands for (the original, for a duplicate). */
-  stored: Pick<StoredInteraction, 'user_id' | 'exclusion_reason' | 'marked_internal' | 'email_domain'>;
-  knownUser: { markedInternal: boolean; emailDomains: string[] } | null;
-}
 
 // One call, one statement, one round trip: the statement itself is sql/005_record_interactions.sql.
 const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb)';
@@ -40,7 +17,7 @@ interface OutcomeRow {
 }
 
 /** Stores interactions (idempotent on event_id) and maintains every rollup, in one statement. */
-async function recordNow(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
+async function recordNow(db: Database, interactions: readonly InteractionToStore[]): Promise<StoredOutcome[]> {
   const rows = await db.query<OutcomeRow>(RECORD_INTERACTIONS, { interactions: json(interactions) });
   return rows.map((row) => ({
     recorded: row.recorded,
@@ -58,8 +35,8 @@ async function recordNow(db: Database, interactions: readonly StoredInteraction[
 }
 
 interface Waiting {
-  interactions: readonly StoredInteraction[];
-  resolve(outcomes: RecordOutcome[]): void;
+  interactions: readonly InteractionToStore[];
+  resolve(outcomes: StoredOutcome[]): void;
   reject(error: unknown): void;
 }
 
@@ -73,7 +50,7 @@ const queues = new WeakMap<Database, { running: boolean; waiting: Waiting[] }>()
  * concurrent requests. A lone call waits only for the current turn of the event loop, and a caller whose items break a shared statement is
  * retried alone, so no caller fails for another's interactions.
  */
-export function recordInteractions(db: Database, interactions: readonly StoredInteraction[]): Promise<RecordOutcome[]> {
+export function recordInteractions(db: Database, interactions: readonly InteractionToStore[]): Promise<StoredOutcome[]> {
   return new Promise((resolve, reject) => {
     let queue = queues.get(db);
     if (!queue) queues.set(db, (queue = { running: false, waiting: [] }));
