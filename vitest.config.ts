@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One PostgreSQL 16 server for the run; each file that needs it makes its own database there.
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
     maxWorkers: 2,
     testTimeout: 30_000,

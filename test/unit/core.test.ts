@@ -3,7 +3,7 @@ import { emailDomainOf, isInternalUser, storedExclusionReason } from '../../func
 import { ConfigError, loadConfig } from '../../functions/core/config.js';
 import { daysSinceResponse, publishableDays, statusFor } from '../../functions/core/metric.js';
 import { toStore, verdicts, type InteractionToStore, type StoredOutcome } from '../../functions/core/recording.js';
-import { toPositional } from '../../functions/db/pglite.js';
+import { toPositional } from '../../functions/db/named-params.js';
 import { readTimestamp } from '../../functions/db/port.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
