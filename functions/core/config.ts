@@ -1,10 +1,9 @@
 import type { InternalUsers } from './classify.js';
+import type { StatusBands } from './metric.js';
 import { parseMilestones, type Milestone } from './milestones.js';
 
 /** The thresholds and targets the seed fixes; each can be overridden by the variable of the same name. */
-export interface MetricSettings {
-  warningDays: number;
-  criticalDays: number;
+export interface MetricSettings extends StatusBands {
   dauTarget: number;
   mauTarget: number;
   /** Before the first real user, days are counted from here (else from the install date). */

@@ -1,5 +1,3 @@
-import type { MetricSettings } from './config.js';
-
 export const METRIC_NAME = 'days_since_last_real_user_interaction';
 export const DAY_MS = 86_400_000;
 
@@ -8,8 +6,14 @@ export const daysBefore = (now: Date, days: number): Date => new Date(now.getTim
 
 export type MetricStatus = 'active' | 'warning' | 'critical' | 'no_users_yet';
 
+/** Where active ends and warning, then critical, begin (WARNING_DAYS, CRITICAL_DAYS). */
+export interface StatusBands {
+  warningDays: number;
+  criticalDays: number;
+}
+
 /** The seed's bands: active < 1 day, warning < 7, critical >= 7 (thresholds configurable). */
-export function statusFor(days: number | null, settings: Pick<MetricSettings, 'warningDays' | 'criticalDays'>): MetricStatus {
+export function statusFor(days: number | null, settings: StatusBands): MetricStatus {
   if (days === null) return 'no_users_yet';
   if (days < settings.warningDays) return 'active';
   if (days < settings.criticalDays) return 'warning';
@@ -36,7 +40,7 @@ export interface Headline {
   totalRealUsers: number;
 }
 
-export function daysSinceResponse(headline: Headline, now: Date, settings: MetricSettings): DaysSinceResponse {
+export function daysSinceResponse(headline: Headline, now: Date, settings: StatusBands): DaysSinceResponse {
   const value = headline.lastRealInteractionAt === null ? null : daysBetween(headline.lastRealInteractionAt, now);
   return {
     metric: METRIC_NAME,
