@@ -79,7 +79,7 @@ export class UnreadableResultError extends Error {
   override name = 'UnreadableResultError';
 }
 
-const LEADING_WORD = /^(?:\s+|--[^\n]*|\/\*[\s\S]*?\*\/|\()*([A-Za-z]+)/;
+const LEADING_WORD = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/|\()*([A-Za-z]+)/;
 
 /** What the statement is by its first keyword: a query (a result set, formatted as JSON), or a command. */
 function statementKind(sql: string): { query: boolean; returnsRows: boolean } {

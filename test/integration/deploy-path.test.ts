@@ -1,20 +1,24 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type { SNSEvent } from 'aws-lambda';
 import { build } from 'esbuild';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackPoster } from '../../functions/aws/slack-webhook.js';
+import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
 import { baselineOf } from '../../functions/db/alerts.js';
 import { loadMigrations } from '../../functions/db/migrate.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { migrationsDigest } from '../../functions/handlers/migrate.js';
+import { createNotifySlackHandler } from '../../functions/handlers/notify-slack.js';
 import { createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
 import { esbuildOptions, HANDLERS_DIR, PROJECT_ROOT } from '../../lib/bundling.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
-import { openDataApiStandIn, type DataApiStandIn } from '../support/data-api-stand-in.js';
+import { bind, DATA_API_RESULT_TYPES, openDataApiStandIn, type DataApiStandIn, type Parameter } from '../support/data-api-stand-in.js';
 import { get, post, testClock, testDeps } from '../support/harness.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
@@ -28,11 +32,12 @@ const OUT = mkdtempSync(join(PROJECT_ROOT, 'test-output', 'deploy-path-'));
 let standIn: DataApiStandIn;
 let slack: SlackStandIn;
 let drop: () => Promise<void>;
+let databaseUrl: string;
 let migrateBundle: string;
 
 beforeAll(async () => {
   const database = await createTestDatabase();
-  drop = database.drop;
+  ({ drop, url: databaseUrl } = database);
   [standIn, slack] = await Promise.all([openDataApiStandIn(database.url), startSlackStandIn()]);
   // The migrate Lambda as the stack bundles it: the same esbuild options, sql/ copied beside index.mjs.
   migrateBundle = join(OUT, 'migrate', 'index.mjs');
@@ -89,7 +94,8 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
 
   it('ingest, metrics and the weekly report answer through the stand-in', async () => {
     const clock = testClock('2026-02-13T06:30:00Z');
-    const env = { BASELINE_DATE: '2026-02-01', INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
+    // No BASELINE_DATE: the install date the migrator recorded is read back too.
+    const env = { INTERNAL_EMAIL_DOMAINS: 'sn1ma.example', ALARM_ROLES: JSON.stringify({ 'prod-warning': 'warning' }) };
     const deps = testDeps(standIn.db, { now: clock.now, env });
     const ingest = createIngestHandler(deps);
     const metrics = createMetricsHandler(deps);
@@ -137,7 +143,70 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
     expect(await weekly()).toBe('posted');
     expect(await weekly()).toBe('already_posted');
     expect(slack.received).toHaveLength(1);
-    expect(slack.received[0]!.body.text).toMatch(/check-in/i);
     expect(standIn.calls.slice(before).filter((call) => call.error !== undefined)).toEqual([]);
+
+    // A CloudWatch alarm through SNS: the notifier reads the number and the last announcement, posts, and records it.
+    const event = JSON.parse(readFileSync(new URL('../fixtures/sns-alarm-single-metric.json', import.meta.url), 'utf8')) as SNSEvent;
+    const message = JSON.parse(event.Records[0]!.Sns.Message);
+    Object.assign(message, { AlarmName: 'prod-warning', NewStateValue: 'ALARM', OldStateValue: 'OK', StateChangeTime: '2026-02-14T07:00:00.000+0000' });
+    event.Records[0]!.Sns.Message = JSON.stringify(message);
+    clock.set('2026-02-14T07:00:10Z');
+    await createNotifySlackHandler(alerting, alarmRolesFromEnv(env))(event);
+    expect(slack.received).toHaveLength(2);
+    expect(await standIn.db.query('SELECT state, posted FROM alert_announcements')).toEqual([{ state: 'warning', posted: true }]);
+  });
+
+  it('every statement the migrator and the handlers sent has result columns of Data API types only (prepared on PostgreSQL 16)', async () => {
+    const sent = new Map<string, Parameter[]>();
+    for (const call of standIn.calls) if (call.operation === 'ExecuteStatement') sent.set(call.input.sql, call.input.parameters ?? []);
+    // Statements from every part of the code, collected from what was sent rather than listed by hand.
+    for (const part of [/pg_advisory_xact_lock/, /schema_migrations/, /record_interactions/, /user_email_domains/, /daily_real_totals/, /real_user_activity/, /weekly_check_ins/, /alert_announcements/]) {
+      expect([...sent.keys()].some((sql) => part.test(sql)), String(part)).toBe(true);
+    }
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const outside = async (sql: string, parameters: Parameter[]) => {
+        const types = await resultTypes(client, sql, parameters);
+        return types === null ? [] : types.filter((type) => !DATA_API_RESULT_TYPES.has(type.oid) && type.typtype !== 'e').map((type) => type.typname);
+      };
+      // The check sees what the Data API refuses: the migrator's lock as it was before issue 8, a regclass.
+      expect(await outside("SELECT pg_advisory_xact_lock(hashtext('days-since schema_migrations'))", [])).toEqual(['void']);
+      expect(await outside("SELECT 'users'::regclass AS t, ARRAY[1] AS a", [])).toEqual(['regclass', '_int4']);
+      const offenders: string[] = [];
+      for (const [sql, parameters] of sent) {
+        const bad = await outside(sql, parameters);
+        if (bad.length > 0) offenders.push(`${bad.join(', ')} in: ${sql.slice(0, 120)}`);
+      }
+      expect(offenders).toEqual([]);
+    } finally {
+      await client.end();
+    }
   });
 });
+
+/** What PREPARE accepts; every other statement is a command without a result set (SHOW, EXPLAIN and FETCH are never sent). */
+const PREPARABLE = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/)*(SELECT|WITH|VALUES|TABLE|INSERT|UPDATE|DELETE|MERGE)\b/i;
+const RESULT_SET_COMMAND = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/)*(SHOW|EXPLAIN|FETCH)\b/i;
+
+/** The result column types of `sql` as PostgreSQL prepares it with the Data API's parameter types; null for a command, which has none. */
+async function resultTypes(client: pg.Client, sql: string, parameters: Parameter[]) {
+  expect(sql).not.toMatch(RESULT_SET_COMMAND);
+  if (!PREPARABLE.test(sql)) return null;
+  const { text, types } = bind(sql, parameters);
+  const { rows: names } = await client.query<{ name: string }>(
+    "SELECT CASE WHEN t = 0 THEN 'unknown' ELSE format_type(t, NULL) END AS name FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+    [types],
+  );
+  await client.query(`PREPARE data_api_check ${names.length > 0 ? `(${names.map((n) => n.name).join(', ')})` : ''} AS ${text}`);
+  try {
+    const { rows } = await client.query<{ oid: number; typname: string; typtype: string }>(
+      `SELECT r.oid::int AS oid, r.typname, r.typtype FROM pg_prepared_statements p
+       CROSS JOIN LATERAL unnest(p.result_types) WITH ORDINALITY AS u(t, n) JOIN pg_type r ON r.oid = u.t
+       WHERE p.name = 'data_api_check' ORDER BY u.n`,
+    );
+    return rows;
+  } finally {
+    await client.query('DEALLOCATE data_api_check');
+  }
+}

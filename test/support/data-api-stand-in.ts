@@ -81,14 +81,14 @@ export interface DataApiStandInOptions {
   retry?: RetryPolicy;
 }
 
-interface Parameter {
+export interface Parameter {
   name: string;
   value?: { isNull?: boolean; stringValue?: string; longValue?: number; doubleValue?: number; booleanValue?: boolean; blobValue?: string };
   typeHint?: string;
 }
 
 /** Binds each `:name` with the type the Data API gives it: text for an untyped string, the typeHint's type otherwise. */
-function bind(sql: string, parameters: Parameter[] = []): { text: string; values: (string | null)[]; types: number[] } {
+export function bind(sql: string, parameters: Parameter[] = []): { text: string; values: (string | null)[]; types: number[] } {
   const byName = new Map(parameters.map((parameter) => [parameter.name, parameter]));
   let converted: { text: string; values: unknown[] };
   try {
