@@ -11,7 +11,7 @@ import { loadMigrations, migrate } from '../../functions/db/migrate.js';
 import { readHeadline } from '../../functions/db/metrics.js';
 import { DatabaseUnavailableError, uuid, type Database } from '../../functions/db/port.js';
 import { SQL_DIR } from '../../functions/local/service.js';
-import { openDataApiStandIn, type DataApiStandIn } from '../support/data-api-stand-in.js';
+import { dataApiStandInDatabase, openDataApiStandIn, type DataApiStandIn } from '../support/data-api-stand-in.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 /** A retry policy on the real clock, short enough for a test. */
@@ -164,6 +164,18 @@ describe('the Data API stand-in enforces the documented rules', () => {
     standIn.pauseFor(2_000);
     await expect(dataApiDatabase(standIn.client, standIn.target, quickRetry(200)).query('SELECT 1 AS one')).rejects.toBeInstanceOf(DatabaseUnavailableError);
     standIn.pauseFor(0);
+  });
+});
+
+describe('dataApiStandInDatabase', () => {
+  it('is a database of its own, migrated through the stand-in, answering the port and dropped on close', async () => {
+    const db: Database = await dataApiStandInDatabase();
+    const [row] = await db.query<{ name: string; migrations: number }>('SELECT current_database() AS name, count(*) AS migrations FROM schema_migrations');
+    expect(row!.migrations).toBe((await loadMigrations(SQL_DIR)).length);
+    expect(await db.transaction((tx) => tx.query('SELECT users FROM real_user_count'))).toEqual([{ users: 0 }]);
+    await db.close();
+    const [left] = await standIn.db.query<{ n: number }>('SELECT count(*) AS n FROM pg_database WHERE datname = :name', { name: row!.name });
+    expect(left!.n).toBe(0);
   });
 });
 
