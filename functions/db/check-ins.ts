@@ -67,16 +67,20 @@ export type CheckInClaim = 'claimed' | 'posted' | 'held';
  * whose post failed (or whose lease lapsed) is taken again with the new figures, so the retry posts what is true now.
  */
 export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot, now: Date, leaseMs: number): Promise<CheckInClaim> {
-  // The row lock makes a concurrent claim wait, then see the winner's claimed_at and back off.
+  // The row lock makes a concurrent claim wait, then see the winner's claimed_at and back off. A SELECT over the
+  // INSERT: the Data API formats result sets as JSON for SELECT statements only, and an unread claim would read as "held".
   const claimed = await db.query(
-    `INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users, claimed_at)
-     VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users, :now)
-     ON CONFLICT (slot) DO UPDATE SET
-       days = excluded.days, status = excluded.status, dau = excluded.dau, wau = excluded.wau, mau = excluded.mau,
-       total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users, claimed_at = excluded.claimed_at
-     WHERE weekly_check_ins.posted_at IS NULL
-       AND (weekly_check_ins.claimed_at IS NULL OR weekly_check_ins.claimed_at <= :lapsed_before)
-     RETURNING slot`,
+    `WITH claimed AS (
+       INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users, claimed_at)
+       VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users, :now)
+       ON CONFLICT (slot) DO UPDATE SET
+         days = excluded.days, status = excluded.status, dau = excluded.dau, wau = excluded.wau, mau = excluded.mau,
+         total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users, claimed_at = excluded.claimed_at
+       WHERE weekly_check_ins.posted_at IS NULL
+         AND (weekly_check_ins.claimed_at IS NULL OR weekly_check_ins.claimed_at <= :lapsed_before)
+       RETURNING slot
+     )
+     SELECT slot FROM claimed`,
     {
       slot: snapshot.slot,
       days: snapshot.days,

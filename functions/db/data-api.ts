@@ -3,6 +3,8 @@ import {
   CommitTransactionCommand,
   ExecuteStatementCommand,
   RollbackTransactionCommand,
+  type ExecuteStatementCommandOutput,
+  type Field,
   type RDSDataClient,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
@@ -72,8 +74,60 @@ function toField(value: SqlValue): Omit<SqlParameter, 'name'> {
   return { value: { stringValue: JSON.stringify(value.json) }, typeHint: 'JSON' };
 }
 
+/** The Data API answered in a shape the adapter cannot read rows from: never taken for "no rows". */
+export class UnreadableResultError extends Error {
+  override name = 'UnreadableResultError';
+}
+
+const LEADING_WORD = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/|\()*([A-Za-z]+)/;
+
+/** What the statement is by its first keyword: a query (a result set, formatted as JSON), or a command. */
+function statementKind(sql: string): { query: boolean; returnsRows: boolean } {
+  const word = LEADING_WORD.exec(sql)?.[1]?.toUpperCase() ?? '';
+  const query = ['SELECT', 'WITH', 'VALUES', 'TABLE', 'SHOW'].includes(word);
+  // A command's result set (RETURNING) comes back as records: formatRecordsAs applies to SELECT only.
+  const returnsRows = query || (['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(word) && /\bRETURNING\b/i.test(sql));
+  return { query, returnsRows };
+}
+
+function fieldValue(field: Field): unknown {
+  if (field.isNull) return null;
+  if (field.longValue !== undefined) return field.longValue;
+  if (field.doubleValue !== undefined) return field.doubleValue;
+  if (field.booleanValue !== undefined) return field.booleanValue;
+  if (field.stringValue !== undefined) return field.stringValue;
+  if (field.blobValue !== undefined) return Buffer.from(field.blobValue).toString('base64');
+  throw new UnreadableResultError('the Data API returned a value of a type the adapter does not read');
+}
+
+/** Rows from formattedRecords, or from records named by columnMetadata; [] only for a command known to have no result set. */
+function rowsOf<T>(output: ExecuteStatementCommandOutput, returnsRows: boolean): T[] {
+  if (output.formattedRecords !== undefined) return JSON.parse(output.formattedRecords) as T[];
+  if (output.records !== undefined) {
+    const columns = output.columnMetadata?.map((column) => column.label ?? column.name);
+    if (!columns || columns.some((name) => name === undefined)) throw new UnreadableResultError('the Data API returned records without column names');
+    return output.records.map((record) => Object.fromEntries(record.map((field, i) => [columns[i]!, fieldValue(field)])) as T);
+  }
+  if (!returnsRows && output.numberOfRecordsUpdated !== undefined) return [];
+  throw new UnreadableResultError('the Data API returned no result set for a statement that returns rows');
+}
+
+export interface DataApiOptions {
+  /**
+   * Let statements run past the Data API's 45 s call timeout, waiting inside the transaction until they finish: for
+   * migrations (an index on a large table, a backfill), where a DDL cut off mid-way is the worse outcome. Handlers do
+   * not set it: a request must answer within API Gateway's 29 s, and a runaway statement should be cancelled, not left running.
+   */
+  continueAfterTimeout?: boolean;
+}
+
 /** The Database port over the RDS Data API: no VPC, no connection pool, retries while Aurora resumes or after a deadlock. */
-export function dataApiDatabase(client: RDSDataClient, target: DataApiTarget, retry: RetryPolicy = DEFAULT_RETRY): Database {
+export function dataApiDatabase(
+  client: RDSDataClient,
+  target: DataApiTarget,
+  retry: RetryPolicy = DEFAULT_RETRY,
+  { continueAfterTimeout = false }: DataApiOptions = {},
+): Database {
   async function withRetry<T>(call: () => Promise<T>, inTransaction: boolean): Promise<T> {
     const deadline = retry.now() + retry.budgetMs;
     for (let attempt = 0; ; attempt++) {
@@ -92,15 +146,35 @@ export function dataApiDatabase(client: RDSDataClient, target: DataApiTarget, re
   function bound(transactionId: string | undefined): Database {
     return {
       async query<T = Row>(sql: string, params: SqlParams = {}) {
-        const command = new ExecuteStatementCommand({
-          ...target,
-          sql,
-          parameters: toSqlParameters(params),
-          formatRecordsAs: 'JSON',
-          ...(transactionId === undefined ? {} : { transactionId }),
-        });
-        const output = await withRetry(() => client.send(command), transactionId !== undefined);
-        return output.formattedRecords ? (JSON.parse(output.formattedRecords) as T[]) : [];
+        const { query, returnsRows } = statementKind(sql);
+        const execute = (statement: string, parameters: SqlParameter[]) =>
+          new ExecuteStatementCommand({
+            ...target,
+            sql: statement,
+            parameters,
+            ...(query ? { formatRecordsAs: 'JSON' } : { includeResultMetadata: true }),
+            ...(continueAfterTimeout ? { continueAfterTimeout } : {}),
+            ...(transactionId === undefined ? {} : { transactionId }),
+          });
+        const command = execute(sql, toSqlParameters(params));
+        const inTransaction = transactionId !== undefined;
+        try {
+          return rowsOf<T>(await withRetry(() => client.send(command), inTransaction), returnsRows);
+        } catch (error) {
+          if (!(continueAfterTimeout && inTransaction && (error as Error).name === 'StatementTimeoutException')) throw error;
+          // The call timed out but the statement runs on: the transaction's next statement runs once it is done,
+          // and fails if it failed. Rows of a statement that outlived its call are lost, so only commands may.
+          if (returnsRows) throw error;
+          for (;;) {
+            try {
+              await client.send(execute('SELECT 1 AS done', []));
+              return [];
+            } catch (waiting) {
+              if ((waiting as Error).name !== 'StatementTimeoutException') throw waiting;
+              await retry.sleep(retry.baseDelayMs);
+            }
+          }
+        }
       },
       async transaction(work) {
         if (transactionId !== undefined) throw new Error('nested transactions are not supported');

@@ -61,7 +61,7 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
     const sum = checksum(migration.sql);
     const applied = await db.transaction(async (tx) => {
       // Two deploys (or two local starts) racing must not apply the same file twice.
-      await tx.query("SELECT pg_advisory_xact_lock(hashtext('days-since schema_migrations'))");
+      await tx.query("SELECT true AS locked FROM pg_advisory_xact_lock(hashtext('days-since schema_migrations'))"); // a void column would fail on the Data API
       const [done] = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = :name', {
         name: migration.name,
       });

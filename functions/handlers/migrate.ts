@@ -57,6 +57,8 @@ export const handler = async (): Promise<MigrationReport> =>
         database: stringFromEnv(process.env, 'DB_NAME'),
       },
       DEPLOY_RETRY,
+      // Only the migrator may outlive the Data API's 45 s call timeout: an index on a large table must not be cut off.
+      { continueAfterTimeout: true },
     ),
     migrationsDir: fileURLToPath(new URL('./sql/', import.meta.url)),
     expectedDigest: stringFromEnv(process.env, 'MIGRATIONS_SHA256'),

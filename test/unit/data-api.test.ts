@@ -7,9 +7,7 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dataApiDatabase, RETRY_AFTER_SECONDS, type RetryPolicy } from '../../functions/db/data-api.js';
-import { recordInteractions } from '../../functions/db/interactions.js';
-import { readHeadline } from '../../functions/db/metrics.js';
+import { dataApiDatabase, RETRY_AFTER_SECONDS, UnreadableResultError, type RetryPolicy } from '../../functions/db/data-api.js';
 import { DatabaseUnavailableError, json, uuid } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { post, testDeps } from '../support/harness.js';
@@ -75,68 +73,6 @@ describe('Data API adapter', () => {
     });
   });
 
-  it('records an interaction in exactly one call, the interactions passed as one JSON parameter', async () => {
-    rds.on(ExecuteStatementCommand).resolves({
-      formattedRecords: JSON.stringify([
-        {
-          ordinal: 1,
-          recorded: true,
-          user_id: '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b',
-          exclusion_reason: null,
-          marked_internal: false,
-          email_domain: null,
-          prior_marked_internal: null,
-          prior_email_domains: null,
-        },
-      ]),
-    });
-    const db = dataApiDatabase(new RDSDataClient({}), TARGET);
-    const ingest = createIngestHandler(testDeps(db, { now: () => new Date('2026-02-08T12:00:00Z') }));
-    const result = await ingest(
-      post('/metrics/interaction', { event_id: 'e-1', user_id: '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b', interaction_type: 'login' }),
-    );
-    expect(result.statusCode).toBe(202);
-    expect(JSON.parse(result.body)).toEqual({ event_id: 'e-1', status: 'recorded', counted: true, reason: null });
-    expect(rds.calls()).toHaveLength(1);
-    const input = rds.commandCalls(ExecuteStatementCommand)[0]!.args[0].input;
-    expect(input.sql).toBe('SELECT * FROM record_interactions(:interactions::jsonb)');
-    expect(input.parameters).toEqual([
-      {
-        name: 'interactions',
-        typeHint: 'JSON',
-        value: {
-          stringValue: JSON.stringify([
-            {
-              event_id: 'e-1',
-              user_id: '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b',
-              interaction_type: 'login',
-              occurred_at: '2026-02-08T12:00:00.000Z',
-              exclusion_reason: null,
-              marked_internal: false,
-              email_domain: null,
-              user_agent: null,
-              ip: null,
-              metadata: {},
-            },
-          ]),
-        },
-      },
-    ]);
-  });
-
-  it('reads zone-less timestamps and text numbers from JSON records as UTC', async () => {
-    rds.on(ExecuteStatementCommand).resolves({
-      formattedRecords: '[{"last_real_at":"2026-02-08 12:32:15.123456","total_users":"5"}]',
-    });
-    const db = dataApiDatabase(new RDSDataClient({}), TARGET);
-    const headline = await readHeadline(db, { userIds: new Set(), emailDomains: new Set(['sustainnet.io']) });
-    expect(headline).toEqual({ lastRealInteractionAt: new Date('2026-02-08T12:32:15.123Z'), totalRealUsers: 5 });
-    expect(rds.commandCalls(ExecuteStatementCommand)[0]!.args[0].input.parameters).toEqual([
-      { name: 'internal_email_domains', value: { stringValue: '["sustainnet.io"]' }, typeHint: 'JSON' },
-      { name: 'internal_user_ids', value: { stringValue: '[]' }, typeHint: 'JSON' },
-    ]);
-  });
-
   it('retries while Aurora resumes, with growing waits, then answers', async () => {
     rds
       .on(ExecuteStatementCommand)
@@ -199,7 +135,7 @@ describe('Data API adapter', () => {
 
   it('runs a transaction as begin, statements with its id, commit', async () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
-    rds.on(ExecuteStatementCommand).resolves({});
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0 });
     rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
     const db = dataApiDatabase(new RDSDataClient({}), TARGET);
     await db.transaction(async (tx) => {
@@ -215,6 +151,29 @@ describe('Data API adapter', () => {
     expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
   });
 
+  it('never reads an answer without rows or a count as "no rows"', async () => {
+    rds.on(ExecuteStatementCommand).resolves({});
+    const db = dataApiDatabase(new RDSDataClient({}), TARGET);
+    await expect(db.query('SELECT 1 AS one')).rejects.toBeInstanceOf(UnreadableResultError);
+    await expect(db.query('INSERT INTO a VALUES (1)')).rejects.toBeInstanceOf(UnreadableResultError);
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 1 });
+    await expect(db.query('INSERT INTO a VALUES (1) RETURNING id')).rejects.toBeInstanceOf(UnreadableResultError);
+    expect(await db.query('INSERT INTO a VALUES (1)')).toEqual([]);
+  });
+
+  it('asks for JSON only for queries, and for records with their column names otherwise', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0, formattedRecords: '[]' });
+    const db = dataApiDatabase(new RDSDataClient({}), TARGET);
+    await db.query('/* a comment */ WITH x AS (SELECT 1) SELECT * FROM x');
+    await db.query('UPDATE a SET id = 2 RETURNING id');
+    const sent = rds.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input);
+    expect(sent[0]).toMatchObject({ formatRecordsAs: 'JSON' });
+    expect(sent[0]).not.toHaveProperty('includeResultMetadata');
+    expect(sent[1]).toMatchObject({ includeResultMetadata: true });
+    expect(sent[1]).not.toHaveProperty('formatRecordsAs');
+    expect(sent.every((input) => !('continueAfterTimeout' in input))).toBe(true);
+  });
+
   it('rolls a failed transaction back and passes the error on', async () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-2' });
     rds.on(ExecuteStatementCommand).rejects(Object.assign(new Error('duplicate'), { name: 'BadRequestException' }));
@@ -223,44 +182,5 @@ describe('Data API adapter', () => {
     await expect(db.transaction((tx) => tx.query('INSERT INTO a VALUES (1)'))).rejects.toThrow('duplicate');
     expect(rds.commandCalls(RollbackTransactionCommand)[0]!.args[0].input).toMatchObject({ transactionId: 'tx-2' });
     expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
-  });
-});
-
-describe('recordInteractions on the Data API', () => {
-  it('maps a duplicate row with the original\'s verdict', async () => {
-    rds.on(ExecuteStatementCommand).resolves({
-      formattedRecords: JSON.stringify([
-        {
-          ordinal: 1,
-          recorded: false,
-          user_id: 'u',
-          exclusion_reason: 'test_traffic',
-          marked_internal: false,
-          email_domain: null,
-          prior_marked_internal: false,
-          prior_email_domains: '["startup.io"]',
-        },
-      ]),
-    });
-    const db = dataApiDatabase(new RDSDataClient({}), TARGET);
-    const [outcome] = await recordInteractions(db, [
-      {
-        event_id: 'again',
-        user_id: 'u',
-        interaction_type: 'login',
-        occurred_at: '2026-02-08T12:00:00.000Z',
-        exclusion_reason: null,
-        marked_internal: false,
-        email_domain: null,
-        user_agent: null,
-        ip: null,
-        metadata: {},
-      },
-    ]);
-    expect(outcome).toEqual({
-      recorded: false,
-      stored: { user_id: 'u', exclusion_reason: 'test_traffic', marked_internal: false, email_domain: null },
-      knownUser: { markedInternal: false, emailDomains: ['startup.io'] },
-    });
   });
 });

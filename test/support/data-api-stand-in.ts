@@ -1,0 +1,406 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import pg from 'pg';
+import { dataApiDatabase, DEFAULT_RETRY, type DataApiTarget, type RetryPolicy } from '../../functions/db/data-api.js';
+import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { toPositional } from '../../functions/db/named-params.js';
+import type { Database } from '../../functions/db/port.js';
+import { SQL_DIR } from '../../functions/local/service.js';
+import { createTestDatabase } from './postgres.js';
+
+/*
+ * A stand-in for the RDS Data API: a loopback HTTP server speaking its REST-JSON protocol, so the real
+ * RDSDataClient (its real serialisation) and the real dataApiDatabase adapter run against PostgreSQL 16.
+ * Where AWS's documentation is unclear, it takes the stricter reading. Pages it follows:
+ *   [ES]  https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html
+ *   [OPS] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api-operations.html (typeHints, supported types)
+ *   [JSON] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api-json.html (formattedRecords)
+ *   [LIM] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html
+ *   [TS]  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.troubleshooting.html
+ *   [BES] https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_BatchExecuteStatement.html (4 MiB requests)
+ */
+
+/** The result column types the Data API returns for Aurora PostgreSQL [OPS], by type oid. Enums are allowed too. */
+export const DATA_API_RESULT_TYPES: ReadonlyMap<number, string> = new Map([
+  [16, 'bool'], [17, 'bytea'], [19, 'name'], [20, 'int8'], [21, 'int2'], [23, 'int4'], [25, 'text'], [114, 'json'],
+  [650, 'cidr'], [700, 'float4'], [701, 'float8'], [869, 'inet'], [1042, 'bpchar'], [1043, 'varchar'], [1082, 'date'],
+  [1083, 'time'], [1114, 'timestamp'],
+  // Not named on the page, but timestamptz columns come back as TIMESTAMP text (zone-less, UTC): the project relies on it.
+  [1184, 'timestamptz'],
+  [1700, 'numeric'], [2950, 'uuid'], [3802, 'jsonb'],
+]);
+const INTEGERS = new Set([20, 21, 23]);
+const FLOATS = new Set([700, 701]);
+
+/** typeHint -> the type the parameter is bound as [OPS]; the accepted text formats are checked first. */
+const TYPE_HINTS: Record<string, { oid: number; format?: RegExp; wants?: string }> = {
+  TIMESTAMP: { oid: 1114, format: /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,3})?$/, wants: 'YYYY-MM-DD HH:MM:SS[.FFF]' },
+  DATE: { oid: 1082, format: /^\d{4}-\d\d-\d\d$/, wants: 'YYYY-MM-DD' },
+  TIME: { oid: 1083, format: /^\d\d:\d\d:\d\d(\.\d{1,3})?$/, wants: 'HH:MM:SS[.FFF]' },
+  DECIMAL: { oid: 1700 },
+  UUID: { oid: 2950 },
+  JSON: { oid: 114 },
+};
+
+const MiB = 1024 * 1024;
+/** [BES]: "the maximum size of the HTTP request submitted through the Data API is 4 MiB" (headers and JSON included). */
+const MAX_REQUEST_BYTES = 4 * MiB;
+/** [LIM]: "The response size limit is 1 MiB." */
+const MAX_RESPONSE_BYTES = MiB;
+/** [LIM]: "The Data API size limit is 64 KB per row in the result set returned by the database." */
+const MAX_ROW_BYTES = 64 * 1024;
+/** [ES]: a call is terminated after 45 s unless continueAfterTimeout is set. */
+const STATEMENT_TIMEOUT_MS = 45_000;
+
+class DataApiError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface ReceivedCall {
+  operation: 'ExecuteStatement' | 'BeginTransaction' | 'CommitTransaction' | 'RollbackTransaction' | string;
+  input: Record<string, any>;
+  /** The exception the stand-in answered with, if any. */
+  error?: string;
+}
+
+export interface DataApiStandInOptions {
+  /** Connections the autocommit calls rotate among, so nothing can lean on session state between calls. */
+  connections?: number;
+  /** The call timeout (AWS: 45 s); tests shorten it. */
+  statementTimeoutMs?: number;
+  /** The adapter's retry policy for `db`. */
+  retry?: RetryPolicy;
+}
+
+export interface Parameter {
+  name: string;
+  value?: { isNull?: boolean; stringValue?: string; longValue?: number; doubleValue?: number; booleanValue?: boolean; blobValue?: string };
+  typeHint?: string;
+}
+
+/** Binds each `:name` with the type the Data API gives it: text for an untyped string, the typeHint's type otherwise. */
+export function bind(sql: string, parameters: Parameter[] = []): { text: string; values: (string | null)[]; types: number[] } {
+  const byName = new Map(parameters.map((parameter) => [parameter.name, parameter]));
+  let converted: { text: string; values: unknown[] };
+  try {
+    converted = toPositional(sql, Object.fromEntries(parameters.map((parameter) => [parameter.name, parameter.name])));
+  } catch (error) {
+    throw new DataApiError('BadRequestException', (error as Error).message);
+  }
+  const values: (string | null)[] = [];
+  const types: number[] = [];
+  for (const name of converted.values as string[]) {
+    const { value = {}, typeHint } = byName.get(name)!;
+    if (value.isNull) {
+      values.push(null);
+      types.push(0);
+    } else if (value.stringValue !== undefined) {
+      const hint = typeHint ? TYPE_HINTS[typeHint] : undefined;
+      if (typeHint && !hint) throw new DataApiError('BadRequestException', `unsupported typeHint ${typeHint}`);
+      if (hint?.format && !hint.format.test(value.stringValue)) {
+        throw new DataApiError('BadRequestException', `${typeHint} parameter :${name} must be in the format ${hint.wants}`);
+      }
+      values.push(value.stringValue);
+      types.push(hint?.oid ?? 25);
+    } else if (value.longValue !== undefined) {
+      values.push(String(value.longValue));
+      types.push(20);
+    } else if (value.doubleValue !== undefined) {
+      values.push(String(value.doubleValue));
+      types.push(701);
+    } else if (value.booleanValue !== undefined) {
+      values.push(String(value.booleanValue));
+      types.push(16);
+    } else if (value.blobValue !== undefined) {
+      values.push(`\\x${Buffer.from(value.blobValue, 'base64').toString('hex')}`);
+      types.push(17);
+    } else {
+      // [OPS]: "Array parameters are not supported."
+      throw new DataApiError('BadRequestException', `parameter :${name} has no supported value`);
+    }
+  }
+  return { text: converted.text, values, types };
+}
+
+/** A value as formattedRecords writes it [JSON]: numbers for integer and float types, booleans, strings for the rest. */
+function jsonValue(oid: number, text: string | null): unknown {
+  if (text === null) return null;
+  if (INTEGERS.has(oid) || FLOATS.has(oid)) return Number(text);
+  if (oid === 16) return text === 't';
+  if (oid === 17) return Buffer.from(text.slice(2), 'hex').toString('base64');
+  // Timestamps come back as zone-less text; the session is UTC, so the offset dropped is always +00.
+  if (oid === 1184) return text.replace(/[+-]\d\d(:\d\d)?$/, '');
+  return text;
+}
+
+/** The same value as a `Field` of `records`. */
+function field(oid: number, text: string | null): Record<string, unknown> {
+  const value = jsonValue(oid, text);
+  if (value === null) return { isNull: true };
+  if (INTEGERS.has(oid)) return { longValue: value };
+  if (FLOATS.has(oid)) return { doubleValue: value };
+  if (oid === 16) return { booleanValue: value };
+  if (oid === 17) return { blobValue: value };
+  return { stringValue: value };
+}
+
+/** Queries on one connection run one after another, in the order the calls arrived. */
+const tails = new WeakMap<pg.Client, Promise<unknown>>();
+function inTurn<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  const turn = (tails.get(client) ?? Promise.resolve()).then(work);
+  tails.set(client, turn.catch(() => {}));
+  return turn;
+}
+
+export type DataApiStandIn = Awaited<ReturnType<typeof openDataApiStandIn>>;
+
+/** Starts the stand-in in front of `databaseUrl` (a database on the PostgreSQL 16 test bed). */
+export async function openDataApiStandIn(databaseUrl: string, options: DataApiStandInOptions = {}) {
+  const { connections = 3, statementTimeoutMs = STATEMENT_TIMEOUT_MS } = options;
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const target: DataApiTarget = {
+    resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:days-since-stand-in',
+    secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:days-since-stand-in-AbCdEf',
+    database,
+  };
+  // Aurora's sessions speak UTC, as these do.
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: databaseUrl, options: '-c TimeZone=UTC' });
+    client.on('error', () => {});
+    await client.connect();
+    return client;
+  };
+  const pool = await Promise.all(Array.from({ length: connections }, connect));
+  const canceller = await connect();
+  const transactions = new Map<string, pg.Client>();
+  const calls: ReceivedCall[] = [];
+  let next = 0;
+  let resumingUntil = 0;
+
+  /** Runs one statement, answering StatementTimeoutException after the timeout (and cancelling it unless told to continue). */
+  async function run(client: pg.Client, input: Record<string, any>) {
+    const { text, values, types } = bind(input.sql, input.parameters);
+    // Raw text for every column: the stand-in formats values itself. The extended protocol refuses several statements in one.
+    const typesWithRawText = Object.assign(types, { getTypeParser: () => (value: string) => value });
+    let started = false;
+    let cancelled = false;
+    const query = inTurn(client, () => {
+      if (cancelled) throw new DataApiError('StatementTimeoutException', 'The statement timed out');
+      started = true;
+      const config = { text, values, types: typesWithRawText, rowMode: 'array', queryMode: 'extended' };
+      return client.query(config as never) as Promise<pg.QueryArrayResult<(string | null)[]>>;
+    });
+    const backend = (client as unknown as { processID: number }).processID;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        cancelled = !input.continueAfterTimeout;
+        if (cancelled && started) void inTurn(canceller, () => canceller.query('SELECT pg_cancel_backend($1)', [backend])).catch(() => {});
+        reject(new DataApiError('StatementTimeoutException', 'The statement timed out', 400, { dbConnectionId: backend }));
+      }, statementTimeoutMs);
+    });
+    query.catch(() => {});
+    try {
+      return await Promise.race([query, timedOut]);
+    } catch (error) {
+      if (error instanceof DataApiError) throw error;
+      const { message, code } = error as { message: string; code?: string };
+      // [TS] "Multistatements aren't supported" on Aurora Serverless v2 and provisioned clusters.
+      if (code === '42601' && /multiple commands/.test(message)) throw new DataApiError('BadRequestException', "Multistatements aren't supported.");
+      throw new DataApiError('DatabaseErrorException', `ERROR: ${message}; SQLState: ${code ?? 'XX000'}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** UnsupportedResultException for a column type outside [OPS]'s list [TS]: arrays included, as the project's rule. */
+  async function checkResultTypes(client: pg.Client, fields: pg.FieldDef[]) {
+    for (const { name, dataTypeID } of fields) {
+      if (DATA_API_RESULT_TYPES.has(dataTypeID)) continue;
+      const { rows } = await inTurn(client, () =>
+        client.query<{ typname: string; typtype: string }>('SELECT typname, typtype FROM pg_type WHERE oid = $1', [dataTypeID]),
+      );
+      if (rows[0]?.typtype === 'e') continue;
+      throw new DataApiError('UnsupportedResultException', `The result contains the unsupported data type ${rows[0]?.typname ?? dataTypeID} (column ${name}).`);
+    }
+  }
+
+  async function executeStatement(input: Record<string, any>) {
+    if (typeof input.sql !== 'string' || input.sql.trim() === '') throw new DataApiError('BadRequestException', 'sql is required');
+    const transaction = input.transactionId === undefined ? undefined : transactions.get(input.transactionId);
+    if (input.transactionId !== undefined && !transaction) {
+      // [TS] "Transaction <transaction_ID> is not found": expired, ended, or rolled back after an error.
+      throw new DataApiError('NotFoundException', `Transaction ${input.transactionId} is not found`, 404);
+    }
+    // Autocommit calls land on any pooled connection; a transaction keeps its own.
+    const client = transaction ?? pool[next++ % pool.length]!;
+    try {
+      const result = await run(client, input);
+      await checkResultTypes(client, result.fields);
+      return answer(result, input);
+    } catch (error) {
+      if (!transaction) throw error;
+      // [TS]: an error in a call ends its transaction (rolled back); later calls find it gone.
+      const continuing = (error as DataApiError).type === 'StatementTimeoutException' && input.continueAfterTimeout;
+      if (!continuing) await endTransaction(input.transactionId, 'ROLLBACK').catch(() => {});
+      throw error;
+    }
+  }
+
+  function answer(result: pg.QueryArrayResult<(string | null)[]>, input: Record<string, any>) {
+    const oids = result.fields.map((f) => f.dataTypeID);
+    for (const row of result.rows) {
+      const bytes = row.reduce((sum, value) => sum + (value === null ? 0 : Buffer.byteLength(value)), 0);
+      if (bytes > MAX_ROW_BYTES) throw new DataApiError('BadRequestException', 'Packet for query is too large');
+    }
+    const output: Record<string, unknown> = { numberOfRecordsUpdated: result.command === 'SELECT' ? 0 : (result.rowCount ?? 0) };
+    if (input.formatRecordsAs === 'JSON') {
+      // [ES] formatRecordsAs "only applies to SELECT statements and is ignored for other types of statements";
+      // records and columnMetadata are "blank if formatRecordsAs is JSON". Stricter reading: an INSERT ... RETURNING gets neither.
+      if (result.command === 'SELECT') {
+        output.formattedRecords = JSON.stringify(
+          result.rows.map((row) => Object.fromEntries(result.fields.map((f, i) => [f.name, jsonValue(oids[i]!, row[i]!)]))),
+        );
+      }
+    } else if (result.fields.length > 0) {
+      output.records = result.rows.map((row) => row.map((value, i) => field(oids[i]!, value)));
+      if (input.includeResultMetadata) {
+        output.columnMetadata = result.fields.map((f) => ({ name: f.name, label: f.name, type: f.dataTypeID, typeName: DATA_API_RESULT_TYPES.get(f.dataTypeID) ?? 'enum' }));
+      }
+    }
+    return output;
+  }
+
+  async function endTransaction(id: string, sql: 'COMMIT' | 'ROLLBACK') {
+    const client = transactions.get(id);
+    if (!client) throw new DataApiError('NotFoundException', `Transaction ${id} is not found`, 404);
+    transactions.delete(id);
+    try {
+      const result = await inTurn(client, () => client.query(sql));
+      // A COMMIT of a transaction that failed is a rollback in PostgreSQL; the Data API never reports it committed.
+      if (sql === 'COMMIT' && result.command === 'ROLLBACK') throw new DataApiError('BadRequestException', `Transaction ${id} was rolled back`);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  function checkTarget(input: Record<string, any>) {
+    if (input.resourceArn !== target.resourceArn || input.secretArn !== target.secretArn) {
+      throw new DataApiError('BadRequestException', 'resourceArn and secretArn must name the cluster and its secret');
+    }
+    if (input.database !== undefined && input.database !== target.database) {
+      throw new DataApiError('DatabaseNotFoundException', `database ${input.database} does not exist`, 404);
+    }
+  }
+
+  const operations: Record<string, [ReceivedCall['operation'], (input: Record<string, any>) => Promise<Record<string, unknown>>]> = {
+    '/Execute': ['ExecuteStatement', executeStatement],
+    '/BeginTransaction': [
+      'BeginTransaction',
+      async () => {
+        const client = await connect();
+        await client.query('BEGIN');
+        const id = randomBytes(12).toString('base64url');
+        transactions.set(id, client);
+        return { transactionId: id };
+      },
+    ],
+    '/CommitTransaction': ['CommitTransaction', async (input) => (await endTransaction(input.transactionId, 'COMMIT'), { transactionStatus: 'Transaction Committed' })],
+    '/RollbackTransaction': ['RollbackTransaction', async (input) => (await endTransaction(input.transactionId, 'ROLLBACK'), { transactionStatus: 'Rollback Complete' })],
+  };
+
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const [operation, perform] = operations[request.url ?? ''] ?? [request.url ?? '', undefined];
+    let input: Record<string, any> = {};
+    let status = 200;
+    let output: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString('utf8') || '{}');
+      const headerBytes = request.rawHeaders.reduce((sum, value) => sum + Buffer.byteLength(value) + 2, 0);
+      if (body.length + headerBytes > MAX_REQUEST_BYTES) throw new DataApiError('BadRequestException', 'Request size exceeds the 4 MiB limit');
+      if (!perform) throw new DataApiError('BadRequestException', `${operation} is not served by the stand-in`);
+      checkTarget(input);
+      if ((operation === 'ExecuteStatement' || operation === 'BeginTransaction') && Date.now() < resumingUntil) {
+        throw new DataApiError('DatabaseResumingException', 'The database is resuming after being auto-paused. Please wait a few seconds and try again.');
+      }
+      output = await perform(input);
+      if (Buffer.byteLength(JSON.stringify(output)) > MAX_RESPONSE_BYTES) {
+        // [TS] "Database response exceeded size limit".
+        throw new DataApiError('BadRequestException', 'Database response exceeded size limit');
+      }
+      calls.push({ operation, input });
+    } catch (error) {
+      const failure = error instanceof DataApiError ? error : new DataApiError('InternalServerErrorException', 'stand-in failure', 500);
+      calls.push({ operation, input, error: failure.type });
+      status = failure.status;
+      output = { message: failure.message, ...failure.extra };
+      response.setHeader('x-amzn-errortype', failure.type);
+    }
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(output));
+  }
+
+  const server = createServer((request, response) => void handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new RDSDataClient({
+    endpoint,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' },
+  });
+
+  return {
+    endpoint,
+    client,
+    target,
+    /** The real adapter over the real client, through the stand-in. */
+    db: dataApiDatabase(client, target, options.retry ?? DEFAULT_RETRY),
+    /** Every call received, in order, with the exception answered if any. */
+    calls,
+    /** Answers DatabaseResumingException for `ms`, as a paused Aurora Serverless v2 does while it wakes. */
+    pauseFor(ms: number) {
+      resumingUntil = Date.now() + ms;
+    },
+    async close() {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...transactions.values()].map((c) => c.end().catch(() => {})));
+      transactions.clear();
+      await Promise.all([...pool, canceller].map((c) => c.end().catch(() => {})));
+    },
+  };
+}
+
+/** A fresh database with sql/ applied through the stand-in by the real migrator; close() drops it. */
+export async function dataApiStandInDatabase(): Promise<Database> {
+  const { url, drop } = await createTestDatabase();
+  const standIn = await openDataApiStandIn(url);
+  try {
+    await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+  } catch (error) {
+    await standIn.close();
+    await drop();
+    throw error;
+  }
+  return {
+    query: (sql, params) => standIn.db.query(sql, params),
+    transaction: (work) => standIn.db.transaction(work),
+    async close() {
+      await standIn.close();
+      await drop();
+    },
+  };
+}
