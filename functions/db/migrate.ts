@@ -41,6 +41,12 @@ function stripComments(sql: string): string {
 
 const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
+const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  name       text        PRIMARY KEY,
+  checksum   text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
 export interface MigrationReport {
   applied: string[];
   alreadyApplied: string[];
@@ -51,17 +57,14 @@ export interface MigrationReport {
  * so a failure leaves the database at the last whole migration. Safe to run again, and concurrently.
  */
 export async function migrate(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    name       text        PRIMARY KEY,
-    checksum   text        NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
   for (const migration of migrations) {
     const sum = checksum(migration.sql);
     const applied = await db.transaction(async (tx) => {
       // Two deploys (or two local starts) racing must not apply the same file twice.
       await tx.query("SELECT pg_advisory_xact_lock(hashtext('days-since schema_migrations'))");
+      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505).
+      await tx.query(SCHEMA_MIGRATIONS);
       const [done] = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = :name', {
         name: migration.name,
       });
