@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
+import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
+// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
+const engine = engineUnderTest();
+const freshDatabase = freshLocalDatabases(engine);
 
 async function start(env: Record<string, string> = {}) {
-  const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', ...env });
+  const service = await startLocalService({ PORT: '0', ...(await freshDatabase()), ...env });
   running.push(service);
   return service;
 }
@@ -20,7 +24,7 @@ afterEach(async () => {
 const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
-describe('the local server, over real HTTP', () => {
+describe(`the local server, over real HTTP, on ${engine.name}`, () => {
   it('serves the seed\'s check-in, records an interaction, and serves the new number', async () => {
     const { url } = await start();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -40,6 +44,24 @@ describe('the local server, over real HTTP', () => {
     const after = await (await fetch(`${url}/metrics/days-since-last-interaction`)).json();
     expect(after).toMatchObject({ status: 'active', total_users: 1 });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('serves the status page and the three figures it reads', async () => {
+    const { url } = await start();
+    await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'payment' });
+    const page = await fetch(`${url}/`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const [summary, milestones, history] = await Promise.all(
+      ['/metrics/summary', '/metrics/milestones', '/metrics/history?days=90'].map(async (path) => {
+        const response = await fetch(`${url}${path}`);
+        expect(response.status, path).toBe(200);
+        return response.json();
+      }),
+    );
+    expect(summary).toMatchObject({ total_users: 1, days_since_last_real_interaction: { status: 'active' } });
+    expect(milestones.milestones.length).toBeGreaterThan(0);
+    expect(history.days).toBe(90);
+    expect(history.history.at(-1)).toMatchObject({ active_users: 1, new_users: 1, days_since_at_end_of_day: expect.any(Number) });
   });
 
   it('answers 404 for an unknown route and 405 with Allow for a wrong method', async () => {
@@ -72,13 +94,14 @@ describe('the local server, over real HTTP', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
 
-  it('keeps what it recorded across a restart when DATA_DIR is a folder', async () => {
+  it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'days-since-'));
+    const where = engine.name === 'pglite' ? { DATA_DIR: dir } : await freshDatabase();
     try {
-      const first = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      const first = await startLocalService({ PORT: '0', ...where });
       await postJson(`${first.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' });
       await first.close();
-      const second = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      const second = await startLocalService({ PORT: '0', ...where });
       running.push(second);
       expect(await (await fetch(`${second.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });
     } finally {
@@ -88,7 +111,7 @@ describe('the local server, over real HTTP', () => {
   });
 
   it('refuses to start on a bad configuration, naming the variable', async () => {
-    await expect(startLocalService({ PORT: '0', DATA_DIR: 'memory', CRITICAL_DAYS: 'a week' })).rejects.toThrow(
+    await expect(startLocalService({ PORT: '0', ...(await freshDatabase()), CRITICAL_DAYS: 'a week' })).rejects.toThrow(
       'CRITICAL_DAYS must be a number >= 0, got "a week"',
     );
   });
