@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 
@@ -114,5 +117,58 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
     await expect(startLocalService({ PORT: '0', ...(await freshDatabase()), CRITICAL_DAYS: 'a week' })).rejects.toThrow(
       'CRITICAL_DAYS must be a number >= 0, got "a week"',
     );
+  });
+});
+
+describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => {
+  it('runs as its own process on that server, with the password masked in what it prints, and stops on SIGTERM', async () => {
+    const { DATABASE_URL } = await freshDatabase();
+    const password = new URL(DATABASE_URL!).password;
+    expect(password).not.toBe('');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/local/main.ts'], {
+      env: { ...process.env, DATABASE_URL, PORT: '0', DATA_DIR: './ignored-data', PUBLISH_INTERVAL_SECONDS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let printed = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      child.stdout.on('data', (chunk: Buffer) => void (printed += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => void (printed += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const listening = /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*Try: curl/.exec(printed);
+          if (listening) resolve(listening[1]!);
+        });
+        void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${printed}`)));
+      });
+      expect(await (await fetch(`${url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ status: 'no_users_yet', total_users: 0 });
+      expect(printed).toMatch(/data: +PostgreSQL 16\.\d+ at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+ \(DATA_DIR is ignored\)/);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(printed).not.toContain(password);
+      expect(existsSync('ignored-data')).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('refuses a server it cannot log in to, naming DATABASE_URL without its password', async () => {
+    const url = new URL((await freshDatabase()).DATABASE_URL!);
+    url.password = 'not-the-password-5f3a';
+    const start = startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+    await expect(start).rejects.toThrow(/^DATABASE_URL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+: password authentication failed/);
+    await expect(start).rejects.not.toThrow(/not-the-password-5f3a/);
+  });
+
+  it('refuses a server older than PostgreSQL 16, saying which version it found', () => {
+    expect(() => refuseOldServer(150_004, '15.4')).toThrow('the server runs PostgreSQL 15.4; days-since needs PostgreSQL 16 or newer');
+    expect(() => refuseOldServer(160_014, '16.14')).not.toThrow();
+    expect(() => refuseOldServer(180_001, '18.1')).not.toThrow();
+  });
+
+  it('masks the password however it is spelled, and never prints a URL it cannot read', () => {
+    expect(maskPassword('postgres://me:p%40ss%2Fword@db.example:5432/app?sslmode=require')).toBe('postgres://me:***@db.example:5432/app?sslmode=require');
+    expect(maskPassword('postgres://me@db.example/app')).toBe('postgres://me@db.example/app');
+    expect(maskPassword('postgres://me:secret@[not a host/app')).toBe('postgres://(a URL that does not parse)');
   });
 });
