@@ -58,13 +58,18 @@ export interface MigrationReport {
  */
 export async function migrate(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
+  let ledgerFound = false;
   for (const migration of migrations) {
     const sum = checksum(migration.sql);
     const applied = await db.transaction(async (tx) => {
       // Two deploys (or two local starts) racing must not apply the same file twice.
       await tx.query("SELECT pg_advisory_xact_lock(hashtext('days-since schema_migrations'))");
-      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505).
-      await tx.query(SCHEMA_MIGRATIONS);
+      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505). Looked for
+      // first, because CREATE ... IF NOT EXISTS needs the CREATE right even when the table is there.
+      if (!ledgerFound) {
+        const [ledger] = await tx.query<{ found: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS found");
+        if (!ledger!.found) await tx.query(SCHEMA_MIGRATIONS);
+      }
       const [done] = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = :name', {
         name: migration.name,
       });
@@ -81,6 +86,7 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
       });
       return true;
     });
+    ledgerFound = true;
     (applied ? report.applied : report.alreadyApplied).push(migration.name);
   }
   return report;

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
@@ -158,6 +160,30 @@ describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => 
     const start = startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
     await expect(start).rejects.toThrow(/^DATABASE_URL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+: password authentication failed/);
     await expect(start).rejects.not.toThrow(/not-the-password-5f3a/);
+  });
+
+  it('runs as a role that may only read and write, once the owner has applied the migrations', async () => {
+    const { DATABASE_URL } = await freshDatabase();
+    await (await startLocalService({ PORT: '0', DATABASE_URL: DATABASE_URL!, PUBLISH_INTERVAL_SECONDS: '0' })).close();
+    const role = `app_${randomBytes(4).toString('hex')}`;
+    const owner = new pg.Client({ connectionString: DATABASE_URL });
+    await owner.connect();
+    try {
+      await owner.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-secret'`);
+      await owner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await owner.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const url = new URL(DATABASE_URL!);
+      [url.username, url.password] = [role, 'app-secret'];
+      const service = await startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+      running.push(service);
+      expect((await postJson(`${service.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(202);
+      expect(await (await fetch(`${service.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });
+      await Promise.all(running.splice(0).map((started) => started.close()));
+    } finally {
+      await owner.query(`DROP OWNED BY ${role}`);
+      await owner.query(`DROP ROLE ${role}`);
+      await owner.end();
+    }
   });
 
   it('refuses a server older than PostgreSQL 16, saying which version it found', () => {
