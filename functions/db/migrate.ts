@@ -41,11 +41,17 @@ function stripComments(sql: string): string {
 
 const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
-const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
-  name       text        PRIMARY KEY,
-  checksum   text        NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
-)`;
+// One statement with no result; CREATE runs only when the table is missing, because even CREATE ... IF NOT
+// EXISTS demands the schema's CREATE right, which a read-write role (after an owner's first start) lacks.
+const CREATE_SCHEMA_MIGRATIONS = `DO $ledger$ BEGIN
+  IF to_regclass('schema_migrations') IS NULL THEN
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      name       text        PRIMARY KEY,
+      checksum   text        NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    );
+  END IF;
+END $ledger$`;
 
 export interface MigrationReport {
   applied: string[];
@@ -64,12 +70,8 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
     const applied = await db.transaction(async (tx) => {
       // Two deploys (or two local starts) racing must not apply the same file twice.
       await tx.query("SELECT pg_advisory_xact_lock(hashtext('days-since schema_migrations'))");
-      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505). Looked for
-      // first, because CREATE ... IF NOT EXISTS needs the CREATE right even when the table is there.
-      if (!ledgerFound) {
-        const [ledger] = await tx.query<{ found: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS found");
-        if (!ledger!.found) await tx.query(SCHEMA_MIGRATIONS);
-      }
+      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505).
+      if (!ledgerFound) await tx.query(CREATE_SCHEMA_MIGRATIONS);
       const [done] = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = :name', {
         name: migration.name,
       });
