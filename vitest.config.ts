@@ -1,15 +1,34 @@
 import { defineConfig } from 'vitest/config';
+import { ENGINES } from './test/support/engines.js';
+
+/** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
+const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack'];
+/** Suites that start the local service over HTTP: on every engine `npm start` can use. */
+const LOCAL_SERVICE_SUITES = ['local-server', 'local-loop'];
+const suites = (names: string[]) => names.map((name) => `test/integration/${name}.test.ts`);
+
+const perProject = {
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  // The Lambdas run Node 24; the SDK's warning about this machine's Node 20 is noise in test output.
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+};
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // One PostgreSQL 16 server for the run; each file that needs it makes its own database there.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
     maxWorkers: 2,
-    testTimeout: 30_000,
-    // The Lambdas run Node 24; the SDK's warning about this machine's Node 20 is noise in test output.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    hookTimeout: 60_000,
+    ...perProject,
+    // One project per engine (`npx vitest run --project postgres` runs one alone): the test files stay engine-blind.
+    projects: ENGINES.map((engine, index) => ({
+      test: {
+        name: engine.name,
+        include: index === 0 ? ['test/**/*.test.ts'] : suites([...SQL_SUITES, ...(engine.serve ? LOCAL_SERVICE_SUITES : [])]),
+        provide: { engine: engine.name },
+        ...perProject,
+      },
+    })),
   },
 });

@@ -41,6 +41,18 @@ function stripComments(sql: string): string {
 
 const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
+// One statement with no result; CREATE runs only when the table is missing, because even CREATE ... IF NOT
+// EXISTS demands the schema's CREATE right, which a read-write role (after an owner's first start) lacks.
+const CREATE_SCHEMA_MIGRATIONS = `DO $ledger$ BEGIN
+  IF to_regclass('schema_migrations') IS NULL THEN
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      name       text        PRIMARY KEY,
+      checksum   text        NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    );
+  END IF;
+END $ledger$`;
+
 export interface MigrationReport {
   applied: string[];
   alreadyApplied: string[];
@@ -51,17 +63,15 @@ export interface MigrationReport {
  * so a failure leaves the database at the last whole migration. Safe to run again, and concurrently.
  */
 export async function migrate(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    name       text        PRIMARY KEY,
-    checksum   text        NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
+  let ledgerFound = false;
   for (const migration of migrations) {
     const sum = checksum(migration.sql);
     const applied = await db.transaction(async (tx) => {
       // Two deploys (or two local starts) racing must not apply the same file twice.
       await tx.query("SELECT true AS locked FROM pg_advisory_xact_lock(hashtext('days-since schema_migrations'))"); // a void column would fail on the Data API
+      // Created under the lock: concurrent first runs creating it at once collide on pg_type (23505).
+      if (!ledgerFound) await tx.query(CREATE_SCHEMA_MIGRATIONS);
       const [done] = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = :name', {
         name: migration.name,
       });
@@ -78,6 +88,7 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
       });
       return true;
     });
+    ledgerFound = true;
     (applied ? report.applied : report.alreadyApplied).push(migration.name);
   }
   return report;

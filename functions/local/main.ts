@@ -2,7 +2,7 @@ import { ConfigError } from '../core/config.js';
 import { loadLoopSettings } from './loop.js';
 import { startLocalService } from './service.js';
 
-// `npm start`: the service on the embedded database at http://127.0.0.1:9001.
+// `npm start`: the service at http://127.0.0.1:9001, on the embedded database or on PostgreSQL at DATABASE_URL.
 try {
   const service = await startLocalService(process.env);
   const { config, settings } = service;
@@ -10,7 +10,7 @@ try {
   const loop = loadLoopSettings(process.env);
   console.log(`days-since is listening on ${service.url}
   status page:     ${service.url}/
-  data:            ${settings.dataDir === 'memory' ? 'in memory (lost on exit)' : settings.dataDir}
+  data:            ${service.database}
   api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
   status bands:    active < ${config.warningDays} day, warning < ${config.criticalDays} days, critical >= ${config.criticalDays} days
   targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES)

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadConfig, numberFromEnv, type Config } from '../core/config.js';
 import { openApiDocument } from '../core/openapi.js';
-import { loadMigrations, migrate } from '../db/migrate.js';
-import { openPglite } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { handler as health } from '../handlers/health.js';
 import { jsonResult } from '../handlers/http.js';
@@ -13,11 +10,12 @@ import { createIngestHandler } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES } from '../handlers/routes.js';
 import type { ServiceDeps } from '../handlers/service.js';
+import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
 import { createLocalServer } from './server.js';
 
-export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+export { SQL_DIR } from './database.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -40,6 +38,8 @@ export function loadLocalSettings(env: Env): LocalSettings {
 export interface LocalService {
   url: string;
   db: Database;
+  /** Where the data lives (PGlite folder or memory, or the PostgreSQL server with its password masked). */
+  database: string;
   config: Config;
   settings: LocalSettings;
   deps: ServiceDeps;
@@ -48,7 +48,7 @@ export interface LocalService {
   close(): Promise<void>;
 }
 
-/** Opens the embedded database, applies migrations, and serves the Lambda handlers over HTTP. */
+/** Opens the database (PGlite, or PostgreSQL at DATABASE_URL), applies migrations, and serves the Lambda handlers over HTTP. */
 export async function startLocalService(
   env: Env,
   { print = console.log, ...overrides }: Partial<Pick<ServiceDeps, 'now' | 'log'>> & { print?: Print } = {},
@@ -56,15 +56,7 @@ export async function startLocalService(
   const config = loadConfig(env);
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
-  const db = await openPglite(settings.dataDir);
-  try {
-    await migrate(db, await loadMigrations(SQL_DIR));
-    // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.
-    await db.query('ANALYZE');
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+  const { db, describe: database } = await openLocalDatabase(env, settings.dataDir);
   const deps: ServiceDeps = {
     db,
     config,
@@ -93,6 +85,7 @@ export async function startLocalService(
   return {
     url: `http://${host}:${port}`,
     db,
+    database,
     config,
     settings,
     deps,

@@ -1,4 +1,4 @@
-import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
@@ -74,8 +74,12 @@ describe('the deploy-time migration handler', () => {
       expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
 
       const sent = rds.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input);
-      expect(sent[0]).toMatchObject({ ...target, sql: expect.stringContaining('CREATE TABLE IF NOT EXISTS schema_migrations') });
+      // The first statement, refused twice while Aurora resumed, was sent again as it was.
       expect(sent[2]).toEqual(sent[0]);
+      // The ledger is created inside the first migration's transaction, after its lock: nothing runs before it.
+      const ledger = sent.findIndex((input) => input.sql?.includes('CREATE TABLE IF NOT EXISTS schema_migrations'));
+      expect(ledger).toBeGreaterThan(0);
+      expect(sent.slice(0, ledger + 1).every((input) => input.transactionId === 'tx-1' && input.resourceArn === target.resourceArn)).toBe(true);
       for (const statement of migrations.flatMap((m) => splitStatements(m.sql))) {
         expect(sent).toContainEqual(expect.objectContaining({ ...target, sql: statement, transactionId: 'tx-1' }));
       }
@@ -106,6 +110,7 @@ describe('the deploy-time migration handler', () => {
       });
       rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
       rds.on(CommitTransactionCommand).resolves({});
+      rds.on(RollbackTransactionCommand).resolves({});
       const retry: RetryPolicy = { ...DEPLOY_RETRY, random: () => 1, now: () => now, sleep: async (ms) => void (waits.push(ms), (now += ms)) };
       return { rds, ...(await migratorOverDataApi(retry)), waits, elapsed: () => now };
     }
@@ -129,6 +134,8 @@ describe('the deploy-time migration handler', () => {
         expect(elapsed() + CALL_MS + 60_000).toBeLessThan(MIGRATION_TIMEOUT.toMilliseconds());
         expect(Math.max(...waits)).toBeLessThanOrEqual(DEPLOY_RETRY.maxDelayMs);
         expect(rds.commandCalls(ExecuteStatementCommand).length).toBe(waits.length + 1);
+        // The first statement already runs in the first migration's transaction, which is ended, not left open.
+        expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(1);
       } finally {
         rds.restore();
       }

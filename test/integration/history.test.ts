@@ -3,11 +3,10 @@ import { toStore } from '../../functions/core/recording.js';
 import { readDailyHistory } from '../../functions/db/history.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { SQL_DIR } from '../../functions/local/service.js';
-import { databaseEmptiedForEachTest, get, post, testClock, testDeps } from '../support/harness.js';
+import { databaseEmptiedForEachTest, engineUnderTest, get, post, testClock, testDeps } from '../support/harness.js';
 
 const DAY = 86_400_000;
 const NOW = '2026-03-15T12:00:00.000Z';
@@ -253,7 +252,7 @@ describe('the daily totals migration', () => {
   it('counts what was recorded before it, exactly as its triggers count what comes after', async () => {
     const migrations = await loadMigrations(SQL_DIR);
     const before = migrations.filter((migration) => !migration.name.startsWith('004_'));
-    const older = await openPglite('memory');
+    const older = await engineUnderTest().open();
     try {
       await migrate(older, before);
       const items = traffic(800, 9).map(({ kind: _, ...item }) => toStore(item as never, new Date(NOW), () => 'unused'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../../functions/db/port.js';
+import { readNumber, readTimestamp, type Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { capturingLog, countRows, databaseEmptiedForEachTest, emptyDatabase, get, post, testClock, testDeps } from '../support/harness.js';
@@ -29,8 +29,8 @@ async function headline(metrics: ReturnType<typeof service>['metrics']) {
 async function snapshot() {
   const tables = ['interactions', 'users', 'real_users', 'real_user_activity', 'daily_real_activity'];
   const counts = await Promise.all(tables.map((table) => countRows(db, table)));
-  const [total] = await db.query<{ users: string | number }>('SELECT users FROM real_user_count');
-  return { ...Object.fromEntries(tables.map((table, i) => [table, counts[i]])), real_user_count: Number(total!.users) };
+  const [total] = await db.query('SELECT users FROM real_user_count');
+  return { ...Object.fromEntries(tables.map((table, i) => [table, counts[i]])), real_user_count: readNumber(total!.users) };
 }
 
 describe('POST /metrics/interaction', () => {
@@ -73,8 +73,8 @@ describe('POST /metrics/interaction', () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' })));
     expect(body.event_id).toBe('server-1');
-    const [row] = await db.query<{ occurred_at: Date }>('SELECT occurred_at FROM interactions');
-    expect(row!.occurred_at.toISOString()).toBe(NOW);
+    const [row] = await db.query('SELECT occurred_at FROM interactions');
+    expect(readTimestamp(row!.occurred_at)!.toISOString()).toBe(NOW);
   });
 
   it('answers a repeated event_id with 200 duplicate and changes nothing', async () => {

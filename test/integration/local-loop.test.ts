@@ -3,10 +3,12 @@ import { ConfigError } from '../../functions/core/config.js';
 import type { Database } from '../../functions/db/port.js';
 import { createPublisherLoop, loadLoopSettings, localAlertingDeps } from '../../functions/local/loop.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { testClock, testDeps } from '../support/harness.js';
+import { freshLocalDatabases, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack, startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
 
 const USER = '11111111-1111-4111-8111-111111111111';
+// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL, by this file's engine.
+const freshDatabase = freshLocalDatabases();
 const headlines = (slack: SlackStandIn) => slack.received.map((received) => received.body.text.split('\n')[0]);
 
 describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)', () => {
@@ -26,7 +28,7 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
     service = await startLocalService(
       {
         PORT: '0',
-        DATA_DIR: 'memory',
+        ...(await freshDatabase()),
         BASELINE_DATE: '2026-02-01',
         PUBLISH_INTERVAL_SECONDS: '0.1',
         SLACK_WEBHOOK_URL: slack.url,
@@ -97,7 +99,7 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
   });
 
   it('PUBLISH_INTERVAL_SECONDS=0 turns the loop off', async () => {
-    service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    service = await startLocalService({ PORT: '0', ...(await freshDatabase()), PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
     expect(service.loop).toBeNull();
   });
 });

@@ -1,14 +1,23 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
+import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
+// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
+const engine = engineUnderTest();
+const freshDatabase = freshLocalDatabases(engine);
 
 async function start(env: Record<string, string> = {}) {
-  const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', ...env });
+  const service = await startLocalService({ PORT: '0', ...(await freshDatabase()), ...env });
   running.push(service);
   return service;
 }
@@ -20,7 +29,7 @@ afterEach(async () => {
 const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
-describe('the local server, over real HTTP', () => {
+describe(`the local server, over real HTTP, on ${engine.name}`, () => {
   it('serves the seed\'s check-in, records an interaction, and serves the new number', async () => {
     const { url } = await start();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -40,6 +49,24 @@ describe('the local server, over real HTTP', () => {
     const after = await (await fetch(`${url}/metrics/days-since-last-interaction`)).json();
     expect(after).toMatchObject({ status: 'active', total_users: 1 });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('serves the status page and the three figures it reads', async () => {
+    const { url } = await start();
+    await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'payment' });
+    const page = await fetch(`${url}/`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const [summary, milestones, history] = await Promise.all(
+      ['/metrics/summary', '/metrics/milestones', '/metrics/history?days=90'].map(async (path) => {
+        const response = await fetch(`${url}${path}`);
+        expect(response.status, path).toBe(200);
+        return response.json();
+      }),
+    );
+    expect(summary).toMatchObject({ total_users: 1, days_since_last_real_interaction: { status: 'active' } });
+    expect(milestones.milestones.length).toBeGreaterThan(0);
+    expect(history.days).toBe(90);
+    expect(history.history.at(-1)).toMatchObject({ active_users: 1, new_users: 1, days_since_at_end_of_day: expect.any(Number) });
   });
 
   it('answers 404 for an unknown route and 405 with Allow for a wrong method', async () => {
@@ -72,13 +99,14 @@ describe('the local server, over real HTTP', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
 
-  it('keeps what it recorded across a restart when DATA_DIR is a folder', async () => {
+  it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'days-since-'));
+    const where = engine.name === 'pglite' ? { DATA_DIR: dir } : await freshDatabase();
     try {
-      const first = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      const first = await startLocalService({ PORT: '0', ...where });
       await postJson(`${first.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' });
       await first.close();
-      const second = await startLocalService({ PORT: '0', DATA_DIR: dir });
+      const second = await startLocalService({ PORT: '0', ...where });
       running.push(second);
       expect(await (await fetch(`${second.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });
     } finally {
@@ -88,8 +116,85 @@ describe('the local server, over real HTTP', () => {
   });
 
   it('refuses to start on a bad configuration, naming the variable', async () => {
-    await expect(startLocalService({ PORT: '0', DATA_DIR: 'memory', CRITICAL_DAYS: 'a week' })).rejects.toThrow(
+    await expect(startLocalService({ PORT: '0', ...(await freshDatabase()), CRITICAL_DAYS: 'a week' })).rejects.toThrow(
       'CRITICAL_DAYS must be a number >= 0, got "a week"',
     );
+  });
+});
+
+describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => {
+  it('runs as its own process on that server, with the password masked in what it prints, and stops on SIGTERM', async () => {
+    const { DATABASE_URL } = await freshDatabase();
+    const password = new URL(DATABASE_URL!).password;
+    expect(password).not.toBe('');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/local/main.ts'], {
+      env: { ...process.env, DATABASE_URL, PORT: '0', DATA_DIR: './ignored-data', PUBLISH_INTERVAL_SECONDS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let printed = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      child.stdout.on('data', (chunk: Buffer) => void (printed += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => void (printed += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const listening = /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*Try: curl/.exec(printed);
+          if (listening) resolve(listening[1]!);
+        });
+        void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${printed}`)));
+      });
+      expect(await (await fetch(`${url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ status: 'no_users_yet', total_users: 0 });
+      expect(printed).toMatch(/data: +PostgreSQL 16\.\d+ at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+ \(DATA_DIR is ignored\)/);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(printed).not.toContain(password);
+      expect(existsSync('ignored-data')).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('refuses a server it cannot log in to, naming DATABASE_URL without its password', async () => {
+    const url = new URL((await freshDatabase()).DATABASE_URL!);
+    url.password = 'not-the-password-5f3a';
+    const start = startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+    await expect(start).rejects.toThrow(/^DATABASE_URL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+: password authentication failed/);
+    await expect(start).rejects.not.toThrow(/not-the-password-5f3a/);
+  });
+
+  it('runs as a role that may only read and write, once the owner has applied the migrations', async () => {
+    const { DATABASE_URL } = await freshDatabase();
+    await (await startLocalService({ PORT: '0', DATABASE_URL: DATABASE_URL!, PUBLISH_INTERVAL_SECONDS: '0' })).close();
+    const role = `app_${randomBytes(4).toString('hex')}`;
+    const owner = new pg.Client({ connectionString: DATABASE_URL });
+    await owner.connect();
+    try {
+      await owner.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-secret'`);
+      await owner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await owner.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const url = new URL(DATABASE_URL!);
+      [url.username, url.password] = [role, 'app-secret'];
+      const service = await startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+      running.push(service);
+      expect((await postJson(`${service.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(202);
+      expect(await (await fetch(`${service.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });
+      await Promise.all(running.splice(0).map((started) => started.close()));
+    } finally {
+      await owner.query(`DROP OWNED BY ${role}`);
+      await owner.query(`DROP ROLE ${role}`);
+      await owner.end();
+    }
+  });
+
+  it('refuses a server older than PostgreSQL 16, saying which version it found', () => {
+    expect(() => refuseOldServer(150_004, '15.4')).toThrow('the server runs PostgreSQL 15.4; days-since needs PostgreSQL 16 or newer');
+    expect(() => refuseOldServer(160_014, '16.14')).not.toThrow();
+    expect(() => refuseOldServer(180_001, '18.1')).not.toThrow();
+  });
+
+  it('masks the password however it is spelled, and never prints a URL it cannot read', () => {
+    expect(maskPassword('postgres://me:p%40ss%2Fword@db.example:5432/app?sslmode=require')).toBe('postgres://me:***@db.example:5432/app?sslmode=require');
+    expect(maskPassword('postgres://me@db.example/app')).toBe('postgres://me@db.example/app');
+    expect(maskPassword('postgres://me:secret@[not a host/app')).toBe('postgres://(a URL that does not parse)');
   });
 });

@@ -6,11 +6,10 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
 import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { awsAlertingDeps, createNotifySlackHandler } from '../../functions/handlers/notify-slack.js';
-import { capturingLog, post, testClock, testDeps } from '../support/harness.js';
+import { capturingLog, engineUnderTest, post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
@@ -210,7 +209,7 @@ describe('the Slack notifier', () => {
   describe('when the database does not answer', () => {
     let closed: Database;
     beforeAll(async () => {
-      closed = await openPglite('memory');
+      closed = await engineUnderTest().open();
       await closed.close();
     });
 

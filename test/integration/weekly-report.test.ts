@@ -5,6 +5,7 @@ import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js'
 import type { SlackPoster } from '../../functions/aws/slack-webhook.js';
 import { recordAnnouncement } from '../../functions/db/alerts.js';
 import { claimCheckIn } from '../../functions/db/check-ins.js';
+import { readTimestamp } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
 import { CheckInInProgressError, CHECK_IN_LEASE_MS, createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
@@ -79,7 +80,8 @@ describe('the Friday check-in', () => {
       '→ Since last Friday: days 0.50 → 7.50 · status 🟢 HEALTHY → 🚨 ALERT · DAU 1 → 0 · MAU 3 (unchanged) · total real users 3 (unchanged)',
       '→ Alerts since last Friday: 🟡 WARNING Sat 14 Feb 2026 09:00 SAST',
     ]);
-    expect(await shared.db.query('SELECT slot, status, dau, mau, total_real_users, new_real_users, posted_at FROM weekly_check_ins ORDER BY slot')).toEqual([
+    const kept = await shared.db.query('SELECT slot, status, dau, mau, total_real_users, new_real_users, posted_at FROM weekly_check_ins ORDER BY slot');
+    expect(kept.map((row) => ({ ...row, slot: readTimestamp(row.slot), posted_at: readTimestamp(row.posted_at) }))).toEqual([
       {
         slot: new Date('2026-02-13T07:00:00Z'),
         status: 'active',
@@ -104,7 +106,8 @@ describe('the Friday check-in', () => {
   it('a run fired a moment before 09:00:00 is still this Friday\'s check-in', async () => {
     const { run } = weekly('2026-02-13T06:59:58Z');
     expect(await run()).toBe('posted');
-    expect(await shared.db.query('SELECT slot FROM weekly_check_ins')).toEqual([{ slot: new Date('2026-02-13T07:00:00Z') }]);
+    const slots = await shared.db.query('SELECT slot FROM weekly_check_ins');
+    expect(slots.map((row) => readTimestamp(row.slot))).toEqual([new Date('2026-02-13T07:00:00Z')]);
   });
 
   it('two overlapping runs of the same Friday (Scheduler delivers at least once) post it once', async () => {

@@ -1,17 +1,34 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import type { Database } from '../../functions/db/port.js';
 import type { ApiEvent } from '../../functions/handlers/http.js';
 import type { ServiceDeps } from '../../functions/handlers/service.js';
 import { SQL_DIR } from '../../functions/local/service.js';
+import { engineNamed, type Engine } from './engines.js';
 
-/** A migrated in-memory PostgreSQL: the real thing the local run uses. */
-export async function migratedDatabase(): Promise<Database> {
-  const db = await openPglite('memory');
-  await migrate(db, await loadMigrations(SQL_DIR));
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The engine of this vitest project (vitest.config.ts: one project per engine). */
+    engine: string;
+  }
+}
+
+/** The engine this test file runs on: its vitest project's. */
+export function engineUnderTest(): Engine {
+  return engineNamed(inject('engine'));
+}
+
+/** A migrated database of its own on the engine: the real thing the service runs on. */
+export async function migratedDatabase(engine: Engine = engineUnderTest()): Promise<Database> {
+  const db = await engine.open();
+  try {
+    await migrate(db, await loadMigrations(SQL_DIR));
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   return db;
 }
 
@@ -19,10 +36,10 @@ export async function migratedDatabase(): Promise<Database> {
  * One migrated database for the whole file, emptied before each test. Call at the top level of a test file;
  * the returned database forwards to the one opened in beforeAll.
  */
-export function databaseEmptiedForEachTest(): Database {
+export function databaseEmptiedForEachTest(engine: Engine = engineUnderTest()): Database {
   let opened: Database | undefined;
   beforeAll(async () => {
-    opened = await migratedDatabase();
+    opened = await migratedDatabase(engine);
   });
   afterAll(async () => {
     await opened?.close();
@@ -34,6 +51,23 @@ export function databaseEmptiedForEachTest(): Database {
     query: (sql, params) => opened!.query(sql, params),
     transaction: (work) => opened!.transaction(work),
     close: async () => {},
+  };
+}
+
+/**
+ * For files that start the local service (`npm start`): each call gives the environment of a fresh database
+ * of the engine; all of them are dropped after the file, once every service is closed.
+ */
+export function freshLocalDatabases(engine: Engine = engineUnderTest()): () => Promise<Record<string, string>> {
+  const drops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    await Promise.all(drops.splice(0).map((drop) => drop()));
+  });
+  return async () => {
+    if (!engine.serve) throw new Error(`npm start cannot run on ${engine.name}`);
+    const { env, drop } = await engine.serve();
+    drops.push(drop);
+    return env;
   };
 }
 

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installedAt, loadMigrations, migrate, splitStatements } from '../../functions/db/migrate.js';
 import { openPglite } from '../../functions/db/pglite.js';
+import { readNumber } from '../../functions/db/port.js';
+import { openPostgres } from '../../functions/db/postgres.js';
 import { SQL_DIR } from '../../functions/local/service.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 describe('splitStatements', () => {
   it('splits on semicolons outside quotes, comments and dollar-quoted bodies', () => {
@@ -62,5 +65,36 @@ describe('migrate', () => {
     await writeFile(join(dir, 'add-users.sql'), 'SELECT 1;');
     await expect(loadMigrations(dir)).rejects.toThrow('migration file add-users.sql must be named NNN_<what>.sql');
     await rm(dir, { recursive: true });
+  });
+});
+
+describe('migrate, many first runs at once on PostgreSQL 16', () => {
+  // Deploys, local starts and test workers may all meet an empty database at the same moment.
+  it('applies every migration exactly once, with no run failing', async () => {
+    const migrations = await loadMigrations(SQL_DIR);
+    const runners = 16;
+    for (let round = 0; round < 4; round++) {
+      const { url, drop } = await createTestDatabase();
+      // Separate pools, so each run is its own client, as separate Lambdas or processes would be.
+      const pools = Array.from({ length: runners }, () => openPostgres(url, { maxConnections: 1 }));
+      try {
+        const outcomes = await Promise.allSettled(pools.map((db) => migrate(db, migrations)));
+        const failures = outcomes.filter((outcome) => outcome.status === 'rejected');
+        expect(failures.map((failure) => String((failure as PromiseRejectedResult).reason))).toEqual([]);
+        const reports = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<Awaited<ReturnType<typeof migrate>>>).value);
+        for (const { name } of migrations) {
+          expect(reports.filter((report) => report.applied.includes(name))).toHaveLength(1);
+          expect(reports.filter((report) => report.alreadyApplied.includes(name))).toHaveLength(runners - 1);
+        }
+        const [ledger] = await pools[0]!.query<{ rows: unknown; names: unknown }>(
+          'SELECT count(*) AS rows, count(DISTINCT name) AS names FROM schema_migrations',
+        );
+        expect(readNumber(ledger!.rows)).toBe(migrations.length);
+        expect(readNumber(ledger!.names)).toBe(migrations.length);
+      } finally {
+        await Promise.all(pools.map((db) => db.close()));
+        await drop();
+      }
+    }
   });
 });

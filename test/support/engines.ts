@@ -1,0 +1,54 @@
+import type { Database } from '../../functions/db/port.js';
+
+export type EngineName = 'pglite' | 'postgres' | 'data-api';
+
+/** A database engine the SQL suites run on (vitest.config.ts makes one project of each). */
+export interface Engine {
+  name: EngineName;
+  /** A fresh, empty database of its own, not migrated; close() releases it (and drops it, on a server). */
+  open(): Promise<Database>;
+  /**
+   * The environment under which `npm start` (startLocalService) serves from a fresh database of this engine,
+   * and how to drop it afterwards. Absent for an engine `npm start` cannot use: its project then skips the
+   * suites that start the local service.
+   */
+  serve?(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
+// vitest.config.ts reads this list, outside any test, so each entry loads its adapter only when opened.
+export const ENGINES: readonly Engine[] = [
+  {
+    name: 'pglite',
+    open: async () => (await import('../../functions/db/pglite.js')).openPglite('memory'),
+    serve: async () => ({ env: { DATA_DIR: 'memory' }, drop: async () => {} }),
+  },
+  {
+    name: 'postgres',
+    async open() {
+      const [{ createTestDatabase }, { openPostgres }] = await Promise.all([import('./postgres.js'), import('../../functions/db/postgres.js')]);
+      const { url, drop } = await createTestDatabase();
+      const db = openPostgres(url);
+      return { ...db, close: () => db.close().then(drop) };
+    },
+    async serve() {
+      const { url, drop } = await (await import('./postgres.js')).createTestDatabase();
+      return { env: { DATABASE_URL: url }, drop };
+    },
+  },
+  {
+    // The real dataApiDatabase adapter and RDSDataClient, under the Data API's documented rules, on PostgreSQL 16.
+    name: 'data-api',
+    async open() {
+      const [{ createTestDatabase }, { openDataApiStandIn }] = await Promise.all([import('./postgres.js'), import('./data-api-stand-in.js')]);
+      const { url, drop } = await createTestDatabase();
+      const standIn = await openDataApiStandIn(url);
+      return { ...standIn.db, close: () => standIn.close().then(drop) };
+    },
+  },
+];
+
+export function engineNamed(name: string): Engine {
+  const engine = ENGINES.find((candidate) => candidate.name === name);
+  if (!engine) throw new Error(`no engine named ${name}: ${ENGINES.map((candidate) => candidate.name).join(', ')}`);
+  return engine;
+}
