@@ -15,7 +15,8 @@ import { ROUTES } from '../handlers/routes.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
-import { createLocalServer } from './server.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { closeLocalServer, createLocalServer } from './server.js';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -45,7 +46,8 @@ export interface LocalService {
   deps: ServiceDeps;
   /** The 5-minute publisher loop; null when PUBLISH_INTERVAL_SECONDS=0. */
   loop: PublisherLoop | null;
-  close(): Promise<void>;
+  /** Stops accepting, answers requests in flight (for up to graceMs, default 10 s), stops the loop, closes the database. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Opens the embedded database, applies migrations, and serves the Lambda handlers over HTTP. */
@@ -56,13 +58,22 @@ export async function startLocalService(
   const config = loadConfig(env);
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
-  const db = await openPglite(settings.dataDir);
+  // One server per folder: a second PGlite on the same files destroys the database (issue 12).
+  const lock = settings.dataDir === 'memory' ? null : await lockDataDir(settings.dataDir);
+  const db = await openPglite(settings.dataDir).catch(async (error: unknown) => {
+    await lock?.release();
+    throw error;
+  });
+  const closeDb = async () => {
+    await db.close();
+    await lock?.release();
+  };
   try {
     await migrate(db, await loadMigrations(SQL_DIR));
     // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.
     await db.query('ANALYZE');
   } catch (error) {
-    await db.close();
+    await closeDb();
     throw error;
   }
   const deps: ServiceDeps = {
@@ -84,6 +95,9 @@ export async function startLocalService(
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, resolve);
+  }).catch(async (error: unknown) => {
+    await closeDb();
+    throw error;
   });
   const { port } = server.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
@@ -97,11 +111,10 @@ export async function startLocalService(
     settings,
     deps,
     loop,
-    async close() {
+    async close(graceMs?: number) {
+      await closeLocalServer(server, graceMs);
       await loop?.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await db.close();
+      await closeDb();
     },
   };
 }
