@@ -29,6 +29,8 @@ try {
   started = startLocalService(process.env);
   const service = await started;
   const { config, settings } = service;
+  // Stopped while starting: nothing to announce.
+  if (stopping) await new Promise<never>(() => {});
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
   const loop = loadLoopSettings(process.env);
   console.log(`days-since is listening on ${service.url}
