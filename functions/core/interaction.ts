@@ -24,7 +24,39 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 export const MAX_BATCH_SIZE = 500;
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
+/** Nesting allowed in metadata, counted from metadata itself: `{"a":{"b":1}}` is 2 levels, on either route. */
+export const MAX_METADATA_DEPTH = 32;
+
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Whether objects and arrays nest no deeper than `limit`, counting `value` itself; iterative, so depth cannot overflow the stack. */
+function nestsAtMost(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > limit) return false;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return true;
+}
+
 const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+/**
+ * Any JSON object, kept as sent. A custom schema rather than z.record, which rebuilds the object and drops a
+ * `__proto__` key; depth is checked before size, since JSON.stringify recurses.
+ */
+export const MetadataSchema = z.custom<Record<string, unknown>>(isJsonObject, { error: 'must be a JSON object' }).check(
+  z.refine((value) => nestsAtMost(value, MAX_METADATA_DEPTH), {
+    error: `must not be nested more than ${MAX_METADATA_DEPTH} levels deep`,
+    abort: true,
+  }),
+  z.refine((value) => jsonBytes(value) <= MAX_METADATA_BYTES, { error: `must be at most ${MAX_METADATA_BYTES} bytes of JSON` }),
+);
+// What z.record said in the request models and OpenAPI document: an object of anything.
+MetadataSchema.register(z.globalRegistry, { type: 'object', additionalProperties: {} });
 
 export const InteractionContextSchema = z.strictObject({
   email: z.optional(z.email({ error: 'must be an email address' })),
@@ -39,6 +71,8 @@ export const InteractionSchema = z.strictObject({
     z.string().check(
       z.minLength(1, { error: 'must not be empty' }),
       z.maxLength(200, { error: 'must be at most 200 characters' }),
+      // U+FFFD is what undecodable bytes become on the way in (API Gateway hands the body as text): two ids could become one.
+      z.refine((id) => !id.includes('\uFFFD'), { error: 'must not contain U+FFFD, the mark left by bytes that were not UTF-8' }),
     ),
   ),
   user_id: z.uuid({ error: 'must be a UUID' }),
@@ -49,13 +83,7 @@ export const InteractionSchema = z.strictObject({
   occurred_at: z.optional(
     z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-02-08T14:32:15+02:00' }),
   ),
-  metadata: z.optional(
-    z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
-      z.refine((value) => jsonBytes(value) <= MAX_METADATA_BYTES, {
-        error: `must be at most ${MAX_METADATA_BYTES} bytes of JSON`,
-      }),
-    ),
-  ),
+  metadata: z.optional(MetadataSchema),
   context: z.optional(InteractionContextSchema),
 });
 export type InteractionInput = z.infer<typeof InteractionSchema>;
@@ -98,13 +126,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Deeper than any real metadata; deep enough nesting would otherwise exhaust the stack of whoever walks it. */
-export const MAX_JSON_DEPTH = 32;
-
 /**
  * What PostgreSQL's text and jsonb cannot store, found before it reaches SQL so the client gets a 400 naming
- * the field instead of a 500: U+0000, and lone UTF-16 surrogates (not valid Unicode). Iterative, so depth
- * itself cannot overflow the stack.
+ * the field instead of a 500: U+0000, and lone UTF-16 surrogates (not valid Unicode). Runs once the schema
+ * has passed, so nesting is bounded by MAX_METADATA_DEPTH; iterative all the same.
  */
 function unstorableText(body: unknown): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -120,10 +145,6 @@ function unstorableText(body: unknown): FieldProblem[] {
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (path.length >= MAX_JSON_DEPTH) {
-      problems.push({ field: name(path), message: `must not be nested more than ${MAX_JSON_DEPTH} levels deep` });
-      continue;
-    }
     for (const [key, item] of Object.entries(value)) {
       const problem = problemWith(key);
       if (problem) problems.push({ field: name(path), message: `must not have a key containing ${problem}` });

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { FieldProblem } from '../core/interaction.js';
+import { silentlyChangedValues } from '../core/json-text.js';
 import { DatabaseUnavailableError } from '../db/port.js';
 
 export type ApiEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'headers' | 'body' | 'isBase64Encoded' | 'queryStringParameters'>;
@@ -40,22 +41,42 @@ export function header(event: ApiEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** The JSON body, checked for type and size before it is parsed. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The JSON body, checked for type, encoding and size before it is parsed, and refused rather than changed:
+ * invalid UTF-8 (which would be read as U+FFFD), numbers a double cannot hold, keys given twice.
+ */
 export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
   const contentType = header(event, 'content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RequestError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  // API Gateway passes a compressed body through as is (content encoding is off on the API), so none is read here either.
+  const encoding = header(event, 'content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    throw new RequestError(415, 'unsupported_media_type', `content-encoding ${encoding} is not supported: send the body uncompressed`);
   }
   const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64') : Buffer.from(event.body ?? '', 'utf8');
   if (raw.byteLength > maxBytes) {
     throw new RequestError(413, 'payload_too_large', `the body must be at most ${maxBytes} bytes, got ${raw.byteLength}`);
   }
   if (raw.byteLength === 0) throw new RequestError(400, 'invalid_json', 'the body is empty: send a JSON object');
+  let text: string;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    text = utf8.decode(raw);
+  } catch {
+    throw new RequestError(400, 'invalid_json', 'the body is not valid UTF-8');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch {
     throw new RequestError(400, 'invalid_json', 'the body is not valid JSON');
   }
+  const changed = silentlyChangedValues(text);
+  if (changed.length > 0) throw invalid(changed);
+  return body;
 }
 
 export type ErrorLog = Pick<Logger, 'error'>;

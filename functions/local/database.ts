@@ -3,6 +3,7 @@ import { loadMigrations, migrate } from '../db/migrate.js';
 import { openPglite } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { openPostgres } from '../db/postgres.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -27,7 +28,19 @@ export async function openLocalDatabase(env: Env, dataDir: string): Promise<Loca
 }
 
 async function openEmbedded(dataDir: string): Promise<LocalDatabase> {
-  const db = await openPglite(dataDir);
+  // One server per folder: a second PGlite on the same files destroys the database. Released when the database closes.
+  const lock = dataDir === 'memory' ? null : await lockDataDir(dataDir);
+  const pglite = await openPglite(dataDir).catch(async (error: unknown) => {
+    await lock?.release();
+    throw error;
+  });
+  const db: Database = {
+    ...pglite,
+    async close() {
+      await pglite.close();
+      await lock?.release();
+    },
+  };
   try {
     await migrate(db, await loadMigrations(SQL_DIR));
     // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.

@@ -1,11 +1,36 @@
 import { ConfigError } from '../core/config.js';
+import { DataDirInUseError } from './data-dir-lock.js';
 import { loadLoopSettings } from './loop.js';
-import { startLocalService } from './service.js';
+import { startLocalService, type LocalService } from './service.js';
 
 // `npm start`: the service at http://127.0.0.1:9001, on the embedded database or on PostgreSQL at DATABASE_URL.
+// Signals are heard from the first moment, so one that arrives during start stops the server once it is up.
+let started: Promise<LocalService> | undefined;
+let stopping = false;
+function stop(signal: NodeJS.Signals): void {
+  // Ctrl+C reaches this process twice (from the terminal and forwarded by npm): the first one decides.
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping (answering requests in flight, then closing the database)`);
+  void started
+    ?.then((service) => service.close())
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`Could not stop cleanly: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
 try {
-  const service = await startLocalService(process.env);
+  started = startLocalService(process.env);
+  const service = await started;
   const { config, settings } = service;
+  // Stopped while starting: nothing to announce.
+  if (stopping) await new Promise<never>(() => {});
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
   const loop = loadLoopSettings(process.env);
   console.log(`days-since is listening on ${service.url}
@@ -20,13 +45,10 @@ try {
   slack:           ${loop.slackWebhookUrl ? 'connected (SLACK_WEBHOOK_URL)' : 'not connected: alerts print here (set SLACK_WEBHOOK_URL to post them)'}
 
 Try: curl -s ${service.url}/metrics/days-since-last-interaction | jq .`);
-  const stop = () => {
-    void service.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof DataDirInUseError) {
+    console.error(error.message);
+  } else if (error instanceof ConfigError) {
     console.error(`Configuration error: ${error.message}`);
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`Port already in use: ${(error as Error).message}. Set PORT to another port.`);

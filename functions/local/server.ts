@@ -22,15 +22,32 @@ function sameKey(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * The body, or 'too_large' as soon as it passes the limit: the rest is never read, and the caller answers 413
+ * and closes the connection, so no client can keep the server reading (an endless chunked body, say).
+ */
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  if (Number(request.headers['content-length'] ?? 0) > limit) return 'too_large';
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    // Keep counting but stop keeping: the client gets its 413 after sending, not a reset connection.
-    if (size <= limit) chunks.push(chunk as Buffer);
+    if (size > limit) return 'too_large';
+    chunks.push(chunk as Buffer);
   }
-  return size > limit ? 'too_large' : Buffer.concat(chunks);
+  return Buffer.concat(chunks);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Text when the bytes are UTF-8; otherwise base64, as API Gateway hands a binary body, so the handler refuses it rather than reading U+FFFD. */
+function bodyOf(bytes: Buffer): Pick<ApiEvent, 'body' | 'isBase64Encoded'> {
+  if (bytes.length === 0) return { body: null, isBase64Encoded: false };
+  try {
+    return { body: utf8.decode(bytes), isBase64Encoded: false };
+  } catch {
+    return { body: bytes.toString('base64'), isBase64Encoded: true };
+  }
 }
 
 function send(response: ServerResponse, result: ApiResult): void {
@@ -38,10 +55,25 @@ function send(response: ServerResponse, result: ApiResult): void {
   response.end(result.body);
 }
 
+/** Requests being answered, per server, so a stop can wait for them. */
+interface InFlight {
+  requests: number;
+  closing: boolean;
+  whenNone: Array<() => void>;
+}
+const inFlight = new WeakMap<Server, InFlight>();
+
 /** The same Lambda handlers, behind a plain node HTTP server: what API Gateway does, minus the cloud. */
 export function createLocalServer(options: LocalServerOptions): Server {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  return createServer(async (request, response) => {
+  const state: InFlight = { requests: 0, closing: false, whenNone: [] };
+  const server = createServer(async (request, response) => {
+    state.requests++;
+    response.once('close', () => {
+      if (--state.requests === 0) state.whenNone.splice(0).forEach((resolve) => resolve());
+    });
+    // While stopping, a request on a kept-alive connection is still answered, and its connection then ends.
+    if (state.closing) response.setHeader('connection', 'close');
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const page = options.localPages?.[url.pathname];
@@ -58,21 +90,47 @@ export function createLocalServer(options: LocalServerOptions): Server {
       }
       const body = await readBody(request, maxBodyBytes);
       if (body === 'too_large') {
-        return send(response, jsonResult(413, { error: 'payload_too_large', message: `the body must be at most ${maxBodyBytes} bytes` }));
+        // Connection: close makes node end the socket once the 413 is out, instead of draining the rest of the body.
+        const tooLarge = jsonResult(413, { error: 'payload_too_large', message: `the body must be at most ${maxBodyBytes} bytes` });
+        return send(response, { ...tooLarge, headers: { ...tooLarge.headers, connection: 'close' } });
       }
       const event: ApiEvent = {
         httpMethod: route.method,
         path: route.path,
         headers: Object.fromEntries(Object.entries(request.headers).map(([key, value]) => [key, String(value)])),
         queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
-        body: body.length > 0 ? body.toString('utf8') : null,
-        isBase64Encoded: false,
+        ...bodyOf(body),
       };
       send(response, await options.handlers[route.family](event));
     } catch {
       send(response, jsonResult(500, { error: 'internal_error', message: 'something went wrong on our side' }));
     }
   });
+  inFlight.set(server, state);
+  return server;
+}
+
+/**
+ * Stops a server made by createLocalServer: no new connections, requests already received are answered
+ * (for up to graceMs), then every connection is closed.
+ */
+export async function closeLocalServer(server: Server, graceMs = 10_000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const state = inFlight.get(server);
+  if (state) {
+    state.closing = true;
+    if (state.requests > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => state.whenNone.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+  server.closeIdleConnections();
+  server.closeAllConnections();
+  await closed;
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

@@ -13,7 +13,7 @@ import type { ServiceDeps } from '../handlers/service.js';
 import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
-import { createLocalServer } from './server.js';
+import { closeLocalServer, createLocalServer } from './server.js';
 
 export { SQL_DIR } from './database.js';
 
@@ -45,7 +45,8 @@ export interface LocalService {
   deps: ServiceDeps;
   /** The 5-minute publisher loop; null when PUBLISH_INTERVAL_SECONDS=0. */
   loop: PublisherLoop | null;
-  close(): Promise<void>;
+  /** Stops accepting, answers requests in flight (for up to graceMs, default 10 s), stops the loop, closes the database. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Opens the database (PGlite, or PostgreSQL at DATABASE_URL), applies migrations, and serves the Lambda handlers over HTTP. */
@@ -56,7 +57,9 @@ export async function startLocalService(
   const config = loadConfig(env);
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
+  // PGlite's folder is locked inside: its close() releases the lock.
   const { db, describe: database } = await openLocalDatabase(env, settings.dataDir);
+  const closeDb = () => db.close();
   const deps: ServiceDeps = {
     db,
     config,
@@ -76,6 +79,9 @@ export async function startLocalService(
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, resolve);
+  }).catch(async (error: unknown) => {
+    await closeDb();
+    throw error;
   });
   const { port } = server.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
@@ -90,11 +96,10 @@ export async function startLocalService(
     settings,
     deps,
     loop,
-    async close() {
+    async close(graceMs?: number) {
+      await closeLocalServer(server, graceMs);
       await loop?.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await db.close();
+      await closeDb();
     },
   };
 }

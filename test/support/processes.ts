@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface RunningServer {
+  child: ChildProcess;
+  /** The URL it serves, once it says so; rejects if it exits first. */
+  url: Promise<string>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+/** A real server process: `npm start` itself, or node on main.ts, with its own env. */
+export function startServerProcess(command: 'npm' | 'node', env: Record<string, string>): RunningServer {
+  const args = command === 'npm' ? ['start'] : ['--import', 'tsx', 'functions/local/main.ts'];
+  const child = spawn(command === 'npm' ? 'npm' : process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', PUBLISH_INTERVAL_SECONDS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = new Promise<string>((resolve, reject) => {
+    const read = (data: Buffer) => {
+      output += data.toString();
+      const listening = /listening on (http:\/\/\S+)/.exec(output);
+      if (listening) resolve(listening[1]!);
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    void exit.then(() => reject(new Error(`exited before listening: ${output}`)));
+  });
+  url.catch(() => {});
+  return { child, url, exit, output: () => output };
+}
+
+/** Whether a process with this pid exists. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
