@@ -59,8 +59,8 @@ export async function startLocalService(
   const db = await openPglite(settings.dataDir);
   try {
     await migrate(db, await loadMigrations(SQL_DIR));
-    // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.
-    await db.query('ANALYZE');
+    // PGlite has no autoanalyze: the adapter stands in for it as tables grow, and catches up here before serving.
+    await db.statistics.analyzeGrownTables();
   } catch (error) {
     await db.close();
     throw error;
