@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { toStore } from '../../functions/core/recording.js';
+import { recordInteractions } from '../../functions/db/interactions.js';
 import type { InteractionInput } from '../../functions/core/interaction.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 
@@ -86,4 +87,28 @@ describe('recording, singles first and then batches (issue 10)', () => {
     expect(late / BATCH).toBeLessThan(100);
     expect(late).toBeLessThan(early * 1.5);
   }, 240_000);
+
+  it('lets the server answer between two statements, however many are queued', async () => {
+    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0' });
+    running.push(service);
+    const send = traffic(service.url);
+    // Turns of the event loop, counted as they pass: a request (a /healthz) can only be read on one.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    // Four batches of 500 cannot share a statement: four statements, queued at once.
+    const finishedAt = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        await recordInteractions(service.db, send.batch().map((item) => toStore(item, new Date(), () => '')));
+        return turns;
+      }),
+    );
+    counting = false;
+    // Each statement finished on a later turn than the one before: the loop was never held for two of them.
+    expect(new Set(finishedAt).size).toBe(4);
+  }, 120_000);
 });
