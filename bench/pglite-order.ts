@@ -69,7 +69,7 @@ async function runOrder(name: string, total: number, singlesFirst: boolean, data
       failures += singles.failures;
       console.log(`  ${name}: ${SINGLES.toLocaleString('en')} single interactions from 32 clients, ${Math.round(singles.requestsPerSecond)} requests/s`);
     }
-    const batches = Math.ceil((total - stored) / BATCH);
+    const batches = Math.max(20, Math.ceil((total - stored) / BATCH));
     const ingest = await load(
       {
         url: service.url,
