@@ -63,8 +63,13 @@ export function recordInteractions(db: Database, interactions: readonly Interact
   });
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function drain(db: Database, queue: { running: boolean; waiting: Waiting[] }): Promise<void> {
-  while (queue.waiting.length > 0) {
+  for (let first = true; queue.waiting.length > 0; first = false) {
+    // A turn of the event loop between statements: callers resumed by the last one would otherwise queue the next
+    // in the same chain of promises, and no request (not even /healthz) would be read until the queue ran dry.
+    if (!first) await nextTurn();
     const group = [queue.waiting.shift()!];
     let items = group[0]!.interactions.length;
     while (queue.waiting.length > 0 && items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT) {

@@ -43,8 +43,8 @@ async function openEmbedded(dataDir: string): Promise<LocalDatabase> {
   };
   try {
     await migrate(db, await loadMigrations(SQL_DIR));
-    // PGlite has no autovacuum: fresh statistics once at start keep the planner on the indexes.
-    await db.query('ANALYZE');
+    // PGlite has no autoanalyze: the adapter stands in for it as tables grow, and catches up here before serving.
+    await pglite.statistics.analyzeGrownTables();
   } catch (error) {
     await db.close();
     throw error;

@@ -262,14 +262,34 @@ describe('the status page, in Chromium', () => {
     await context.close();
   }, 60_000);
 
-  it('is readable on a phone: nothing wider than the screen, the number still large', async () => {
-    const { service, send, setClock } = await start('2026-02-20T11:30:00Z');
-    await send(february());
-    setClock('2026-02-21T10:00:00Z');
+  it('is readable on a phone: nothing wider than the screen, every badge whole, the number still large', async () => {
+    const { service, send, setClock } = await start('2026-03-03T11:30:00Z');
+    // Two more payments after the 1 March target date: "10 paying users" is achieved late, the widest badge.
+    const lateToPay = [14, 15].map((n) => ({ user_id: user(n), interaction_type: 'payment', occurred_at: '2026-03-03T09:00:00Z' }));
+    await send([...february(), ...lateToPay]);
+    setClock('2026-03-04T09:00:00Z');
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await open(service.url, await context.newPage());
     expect(await headline(page)).toMatchObject({ days: '1.0', words: 'Warning · users signed up but are not actively using it' });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect((await rows(page, 'milestones'))[2]).toEqual(['10 paying users\npaying users · by 1 Mar 2026', '10 / 10', '3 Mar 2026', 'Achieved (late)']);
+    // Whole means: no table scrolls sideways in its frame, and each badge ends inside its cell and on the screen.
+    const cut = await page.$$eval('.band', (badges) =>
+      badges.flatMap((badge) => {
+        const cell = badge.closest('td')!;
+        const frame = badge.closest('.table-wrap')!;
+        const right = badge.getBoundingClientRect().right;
+        const whole =
+          frame.scrollWidth <= frame.clientWidth &&
+          cell.scrollWidth <= cell.clientWidth &&
+          right <= cell.getBoundingClientRect().right &&
+          right <= frame.getBoundingClientRect().right &&
+          right <= window.innerWidth;
+        return whole ? [] : [badge.textContent];
+      }),
+    );
+    expect(cut).toEqual([]);
+    expect(await page.$$eval('.band', (badges) => badges.length)).toBe(10);
     expect((await headline(page)).fontSizePx).toBeGreaterThanOrEqual(72);
     expect(await page.$eval('#chart canvas', (canvas) => canvas.getBoundingClientRect().width)).toBeLessThanOrEqual(390);
     expect((await seriesPixels(page)).active).toBeGreaterThan(100);

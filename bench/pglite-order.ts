@@ -1,0 +1,137 @@
+// Issue 10: recording's cost must not grow with history in any traffic order, and the local server must keep
+// answering while ingest runs at full speed. Two runs of `npm start`'s own service side by side, each to
+// BENCH_INTERACTIONS stored: batches only (in memory), and single requests first, then batches (in a DATA_DIR folder).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { startLocalService } from '../functions/local/service.js';
+import type { LoadPlan } from './run.js';
+
+const BATCH = 500;
+const SINGLES = 4000;
+
+/** run.ts's plan, plus what a backfill and a probe need (see load.mjs). */
+interface OrderPlan extends LoadPlan {
+  spreadDays?: number;
+  latencies?: boolean;
+  probeHealthz?: boolean;
+  progressEvery?: number;
+}
+
+interface OrderLoad {
+  requestsPerSecond: number;
+  seconds: number;
+  failures: number;
+  /** Each request's time in ms, in the order they completed. */
+  latencies: number[];
+  healthz: number[];
+  healthzFailures: number;
+}
+
+function load(plan: OrderPlan, progress: (requests: number, seconds: number) => void = () => {}): Promise<OrderLoad> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./load.mjs', import.meta.url), { workerData: plan });
+    worker.on('message', (message: OrderLoad | { progress: { requests: number; seconds: number } }) => {
+      if ('progress' in message) progress(message.progress.requests, message.progress.seconds);
+      else resolve(message);
+    });
+    worker.once('error', reject);
+  });
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
+};
+
+interface OrderFigures {
+  name: string;
+  earlyMark: number;
+  p95Early: number;
+  p95Late: number;
+  interactionsPerSecond: number;
+  healthzP99: number;
+  healthzMax: number;
+  healthzProbes: number;
+  healthzFailures: number;
+  failures: number;
+}
+
+async function runOrder(name: string, total: number, singlesFirst: boolean, dataDir: string): Promise<OrderFigures> {
+  const service = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+  try {
+    let stored = 0;
+    let failures = 0;
+    if (singlesFirst) {
+      const singles = await load({ url: service.url, total: SINGLES, concurrency: 32, perRequest: 1, firstEvent: 0, users: 300 });
+      stored += SINGLES;
+      failures += singles.failures;
+      console.log(`  ${name}: ${SINGLES.toLocaleString('en')} single interactions from 32 clients, ${Math.round(singles.requestsPerSecond)} requests/s`);
+    }
+    const batches = Math.max(20, Math.ceil((total - stored) / BATCH));
+    const ingest = await load(
+      {
+        url: service.url,
+        total: batches,
+        concurrency: 4,
+        perRequest: BATCH,
+        firstEvent: 10_000_000,
+        users: Math.round(total / 2),
+        spreadDays: 365,
+        latencies: true,
+        probeHealthz: true,
+        progressEvery: Math.max(1, Math.round(batches / 10)),
+      },
+      (requests, seconds) =>
+        console.log(
+          `  ${name}: ${(stored + requests * BATCH).toLocaleString('en')} stored, ${Math.round((requests * BATCH) / seconds).toLocaleString('en')} interactions/s so far`,
+        ),
+    );
+    failures += ingest.failures;
+    // The batches that completed while a tenth of the total, then all of it, was being reached.
+    const storedAfter = (i: number) => stored + (i + 1) * BATCH;
+    const window = (mark: number) => ingest.latencies.filter((_, i) => storedAfter(i) > mark * 0.9 && storedAfter(i) <= mark * 1.0 + BATCH);
+    // A tenth of the total, or later when the single requests and the first batches are still most of it.
+    const earlyMark = Math.max(total / 10, stored + 20 * BATCH);
+    return {
+      name,
+      earlyMark,
+      p95Early: quantile(window(earlyMark), 0.95),
+      p95Late: quantile(window(total), 0.95),
+      interactionsPerSecond: (batches * BATCH) / ingest.seconds,
+      healthzP99: quantile(ingest.healthz, 0.99),
+      healthzMax: Math.max(...ingest.healthz),
+      healthzProbes: ingest.healthz.length,
+      healthzFailures: ingest.healthzFailures,
+      failures,
+    };
+  } finally {
+    await service.close();
+  }
+}
+
+/** Prints, for each order, batch p95 near a tenth of `total` and near `total`, sustained rate, and /healthz p99. */
+export async function benchTrafficOrder(total: number): Promise<void> {
+  console.log(`\nTraffic order on the local server (npm start's service over HTTP on 127.0.0.1), each run to ${total.toLocaleString('en')} stored:`);
+  console.log('batches of 500 from 4 clients, users mostly new, backdated over a year; /healthz asked every 50 ms meanwhile.');
+  const folder = mkdtempSync(join(tmpdir(), 'days-since-order-'));
+  const figures: OrderFigures[] = [];
+  try {
+    figures.push(await runOrder('batches only (memory)', total, false, 'memory'));
+    figures.push(await runOrder('singles first, then batches (DATA_DIR folder)', total, true, join(folder, 'data')));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+  const at = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${Math.round(n / 1000)}k`);
+  const ms = (value: number) => `${value.toFixed(0)} ms`;
+  console.log(
+    `\n  ${'order'.padEnd(48)} ${'p95 early'.padStart(16)} ${`p95 @${at(total)}`.padStart(11)} ${'ratio'.padStart(6)} ${'interactions/s'.padStart(15)} ${'healthz p99'.padStart(12)} ${'max'.padStart(8)}`,
+  );
+  for (const f of figures) {
+    console.log(
+      `  ${f.name.padEnd(48)} ${`${ms(f.p95Early)} @${at(f.earlyMark)}`.padStart(16)} ${ms(f.p95Late).padStart(11)} ${(f.p95Late / f.p95Early).toFixed(2).padStart(6)} ${Math.round(f.interactionsPerSecond).toLocaleString('en').padStart(15)} ${ms(f.healthzP99).padStart(12)} ${ms(f.healthzMax).padStart(8)}   (${f.healthzProbes} probes, ${f.healthzFailures} unanswered; ${f.failures} posts failed)`,
+    );
+  }
+  console.log('  targets: ratio <= 1.5, >= 8,000 interactions/s on PGlite in either order, /healthz p99 <= 250 ms');
+}
