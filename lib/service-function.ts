@@ -6,6 +6,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { cdkBundling, handlerEntry } from './bundling.js';
 import type { DaysSinceDatabase } from './database.js';
+import type { SnapshotStore } from './snapshot-store.js';
 
 export interface ServiceFunctionProps {
   /** The handler file, `functions/handlers/<entry>.ts`, exporting `handler`. */
@@ -58,6 +59,13 @@ export class ServiceFunction extends Construct {
   bindDatabase(database: DaysSinceDatabase): this {
     database.grantDataApi(this.function);
     for (const [name, value] of Object.entries(database.connectionEnvironment)) this.function.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Lets this function use the publisher's snapshot with exactly `actions` and tells it the table, in one step. */
+  bindSnapshots(snapshots: SnapshotStore, actions: readonly string[]): this {
+    snapshots.grant(this.function, actions);
+    for (const [name, value] of Object.entries(snapshots.environment)) this.function.addEnvironment(name, value);
     return this;
   }
 }
