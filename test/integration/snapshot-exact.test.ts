@@ -45,7 +45,7 @@ const instant = (history: Array<{ offsetMs: number }>) =>
     ),
   );
 
-async function record(db: Database, history: fc.RecordedValue<typeof interaction>[]) {
+async function record(db: Database, history: Array<typeof interaction extends fc.Arbitrary<infer T> ? T : never>) {
   let counter = 0;
   for (const item of history) {
     const input: InteractionInput = {
