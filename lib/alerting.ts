@@ -22,7 +22,7 @@ import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/
 import { AlertingDashboard, dashboardUrl } from './dashboard.js';
 import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
-import { PUBLISHER_SNAPSHOT_ACTIONS, type SnapshotStore } from './snapshot-store.js';
+import type { SnapshotStore } from './snapshot-store.js';
 
 export interface AlertingProps {
   database: DaysSinceDatabase;
@@ -143,7 +143,7 @@ export class Alerting extends Construct {
       environment: { ...common.environment, METRIC_NAMESPACE: this.namespace },
     })
       .bindDatabase(props.database)
-      .bindSnapshots(props.snapshots, PUBLISHER_SNAPSHOT_ACTIONS);
+      .bindSnapshots(props.snapshots, 'publisher');
     this.publisher.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { RouteFamily } from '../functions/handlers/routes.js';
 import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
-import { INGEST_SNAPSHOT_ACTIONS, type SnapshotStore } from './snapshot-store.js';
+import type { SnapshotStore } from './snapshot-store.js';
 import type { DeploySettings } from './settings.js';
 
 export interface ApiFunctionsProps {
@@ -23,10 +23,7 @@ export class ApiFunctions extends Construct {
     const withDatabase = (id: string, entry: string, description: string) =>
       new ServiceFunction(this, id, { entry, description, logRetention, environment }).bindDatabase(database);
     this.byFamily = {
-      ingest: withDatabase('Ingest', 'ingest', 'days-since: POST /metrics/interaction and /metrics/interactions').bindSnapshots(
-        snapshots,
-        INGEST_SNAPSHOT_ACTIONS,
-      ),
+      ingest: withDatabase('Ingest', 'ingest', 'days-since: POST /metrics/interaction and /metrics/interactions').bindSnapshots(snapshots, 'stale-mark'),
       metrics: withDatabase('Metrics', 'metrics', 'days-since: GET /metrics/... (the headline, summary, milestones, history)'),
       // Liveness only: no database, no configuration.
       health: new ServiceFunction(this, 'Health', { entry: 'health', description: 'days-since: GET /healthz', logRetention, memorySize: 128 }),

@@ -62,9 +62,10 @@ export class ServiceFunction extends Construct {
     return this;
   }
 
-  /** Lets this function use the publisher's snapshot with exactly `actions` and tells it the table, in one step. */
-  bindSnapshots(snapshots: SnapshotStore, actions: readonly string[]): this {
-    snapshots.grant(this.function, actions);
+  /** Lets this function read and refresh the publisher's snapshot (`publisher`) or only mark it stale (`stale-mark`), and tells it the table, in one step. */
+  bindSnapshots(snapshots: SnapshotStore, use: 'publisher' | 'stale-mark'): this {
+    if (use === 'publisher') snapshots.grantPublisher(this.function);
+    else snapshots.grantStaleMark(this.function);
     for (const [name, value] of Object.entries(snapshots.environment)) this.function.addEnvironment(name, value);
     return this;
   }

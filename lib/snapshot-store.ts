@@ -8,6 +8,10 @@ export const PUBLISHER_SNAPSHOT_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateI
 /** What ingest does: only mark it stale (one UpdateItem that adds to a counter). */
 export const INGEST_SNAPSHOT_ACTIONS = ['dynamodb:UpdateItem'] as const;
 
+/** The one item (functions/aws/snapshot-table.ts SNAPSHOT_KEY) and the attributes a stale mark writes. */
+export const SNAPSHOT_ITEM_ID = 'published-figures';
+export const STALE_MARK_ATTRIBUTES = ['id', 'writes', 'dirtyUntil'] as const;
+
 /**
  * Where the publisher keeps its snapshot: one item of an on-demand DynamoDB table. It bills per request and per
  * GB stored (nothing by the hour), needs no VPC, and gives the atomic counter and conditional write the stale mark needs.
@@ -36,7 +40,29 @@ export class SnapshotStore extends Construct {
     return { SNAPSHOT_TABLE_NAME: this.table.tableName };
   }
 
-  grant(grantee: iam.IGrantable, actions: readonly string[]): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions], resources: [this.table.tableArn] }));
+  /** The publisher: read the item and write its snapshot attributes, on that one item. */
+  grantPublisher(grantee: iam.IGrantable): void {
+    this.grant(grantee, PUBLISHER_SNAPSHOT_ACTIONS, {});
+  }
+
+  /** Ingest: add to the counter and set the window's end on that one item, nothing else, and read nothing back. */
+  grantStaleMark(grantee: iam.IGrantable): void {
+    this.grant(grantee, INGEST_SNAPSHOT_ACTIONS, {
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...STALE_MARK_ATTRIBUTES] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    });
+  }
+
+  private grant(grantee: iam.IGrantable, actions: readonly string[], conditions: Record<string, Record<string, unknown>>): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...actions],
+        resources: [this.table.tableArn],
+        conditions: {
+          ...conditions,
+          'ForAllValues:StringEquals': { ...conditions['ForAllValues:StringEquals'], 'dynamodb:LeadingKeys': [SNAPSHOT_ITEM_ID] },
+        },
+      }),
+    );
   }
 }

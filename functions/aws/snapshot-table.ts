@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, Update
 import { stringFromEnv } from '../core/config.js';
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecord, type SnapshotState, type SnapshotStore } from '../core/snapshot.js';
 
-/** The one item that holds the stale-mark counter and the snapshot. */
+/** The one item that holds the stale-mark counter and the snapshot (lib/snapshot-store.ts grants access to this key only). */
 export const SNAPSHOT_KEY = { id: { S: 'published-figures' } } as const;
 
 /**
@@ -30,7 +30,8 @@ export function snapshotTable(client: DynamoDBClient, tableName: string): Snapsh
         new UpdateItemCommand({
           TableName: tableName,
           Key: SNAPSHOT_KEY,
-          UpdateExpression: 'ADD writes :one SET dirtyUntil = :until',
+          UpdateExpression: 'ADD #writes :one SET #dirtyUntil = :until',
+          ExpressionAttributeNames: { '#writes': 'writes', '#dirtyUntil': 'dirtyUntil' },
           ExpressionAttributeValues: { ':one': { N: '1' }, ':until': { N: String(until.getTime()) } },
         }),
       );
@@ -38,6 +39,8 @@ export function snapshotTable(client: DynamoDBClient, tableName: string): Snapsh
 
     async save(record: SnapshotRecord): Promise<void> {
       const values = { ':seen': { N: String(record.seenWrites) } };
+      // Names go through placeholders: DynamoDB reserves hundreds of words.
+      const names = { '#seenWrites': 'seenWrites', '#snapshot': 'snapshot' };
       try {
         await client.send(
           new UpdateItemCommand({
@@ -45,12 +48,13 @@ export function snapshotTable(client: DynamoDBClient, tableName: string): Snapsh
             Key: SNAPSHOT_KEY,
             ...(record.snapshot
               ? {
-                  UpdateExpression: 'SET seenWrites = :seen, snapshot = :snapshot',
+                  UpdateExpression: 'SET #seenWrites = :seen, #snapshot = :snapshot',
                   ExpressionAttributeValues: { ...values, ':snapshot': { B: encodeSnapshot(record.snapshot) } },
                 }
-              : { UpdateExpression: 'SET seenWrites = :seen REMOVE snapshot', ExpressionAttributeValues: values }),
+              : { UpdateExpression: 'SET #seenWrites = :seen REMOVE #snapshot', ExpressionAttributeValues: values }),
+            ExpressionAttributeNames: names,
             // A refresh that began before a later one finished must not put back an older snapshot.
-            ConditionExpression: 'attribute_not_exists(seenWrites) OR seenWrites <= :seen',
+            ConditionExpression: 'attribute_not_exists(#seenWrites) OR #seenWrites <= :seen',
           }),
         );
       } catch (error) {

@@ -1,6 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INGEST_SNAPSHOT_ACTIONS, PUBLISHER_SNAPSHOT_ACTIONS } from '../../lib/snapshot-store.js';
+import { SNAPSHOT_KEY } from '../../functions/aws/snapshot-table.js';
+import { SNAPSHOT_ITEM_ID } from '../../lib/snapshot-store.js';
 import { logicalId, resourcesOf, synthesize } from './synth.js';
 
 // Every type the stack deploys: each bills per request, per GB or per item a month, or not at all. A new type
@@ -91,17 +92,31 @@ describe('idle costs almost nothing', () => {
     });
   });
 
-  it('grants the publisher GetItem and UpdateItem, ingest only UpdateItem, on that table alone; no other role touches it', () => {
-    const table = logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures');
-    const onTable = (actions: readonly string[]) => [
-      { Effect: 'Allow', Action: actions.length === 1 ? actions[0] : [...actions], Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
-    ];
+  it('grants the publisher GetItem and UpdateItem, ingest only an UpdateItem of the stale mark, on the one item alone; no other role touches it', () => {
+    const table = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures'), 'Arn'] };
     expect(dynamoGrants(template)).toEqual({
-      [logicalId(template, 'AWS::IAM::Role', 'AlertingPublisherRole')]: onTable(PUBLISHER_SNAPSHOT_ACTIONS),
-      [logicalId(template, 'AWS::IAM::Role', 'FunctionsIngestRole')]: onTable(INGEST_SNAPSHOT_ACTIONS),
+      [logicalId(template, 'AWS::IAM::Role', 'AlertingPublisherRole')]: [
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          Resource: table,
+          Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['published-figures'] } },
+        },
+      ],
+      [logicalId(template, 'AWS::IAM::Role', 'FunctionsIngestRole')]: [
+        {
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: table,
+          Condition: {
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'writes', 'dirtyUntil'], 'dynamodb:LeadingKeys': ['published-figures'] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        },
+      ],
     });
-    expect(PUBLISHER_SNAPSHOT_ACTIONS).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
-    expect(INGEST_SNAPSHOT_ACTIONS).toEqual(['dynamodb:UpdateItem']);
+    // The key the grants name is the key the Lambdas use.
+    expect(SNAPSHOT_KEY.id.S).toBe(SNAPSHOT_ITEM_ID);
   });
 
   it('tells exactly the publisher and ingest where the table is', () => {

@@ -100,7 +100,8 @@ describe('the DynamoDB snapshot table', () => {
       {
         TableName: 'SnapshotTable',
         Key: SNAPSHOT_KEY,
-        UpdateExpression: 'ADD writes :one SET dirtyUntil = :until',
+        UpdateExpression: 'ADD #writes :one SET #dirtyUntil = :until',
+        ExpressionAttributeNames: { '#writes': 'writes', '#dirtyUntil': 'dirtyUntil' },
         ExpressionAttributeValues: { ':one': { N: '1' }, ':until': { N: String(Date.parse('2026-03-01T00:02:00Z')) } },
       },
     ]);
@@ -113,9 +114,10 @@ describe('the DynamoDB snapshot table', () => {
     expect(input).toEqual({
       TableName: 'SnapshotTable',
       Key: SNAPSHOT_KEY,
-      UpdateExpression: 'SET seenWrites = :seen, snapshot = :snapshot',
+      UpdateExpression: 'SET #seenWrites = :seen, #snapshot = :snapshot',
+      ExpressionAttributeNames: { '#seenWrites': 'seenWrites', '#snapshot': 'snapshot' },
       ExpressionAttributeValues: { ':seen': { N: '4' }, ':snapshot': { B: encodeSnapshot(snapshot()) } },
-      ConditionExpression: 'attribute_not_exists(seenWrites) OR seenWrites <= :seen',
+      ConditionExpression: 'attribute_not_exists(#seenWrites) OR #seenWrites <= :seen',
     });
     dynamo.on(GetItemCommand).resolves({
       Item: { id: SNAPSHOT_KEY.id, writes: { N: '4' }, dirtyUntil: { N: '1000' }, seenWrites: { N: '4' }, snapshot: input!.ExpressionAttributeValues![':snapshot']! },
@@ -128,7 +130,7 @@ describe('the DynamoDB snapshot table', () => {
     await expect(table.save({ seenWrites: 2, snapshot: snapshot() })).resolves.toBeUndefined();
     await table.save({ seenWrites: 5, snapshot: null });
     expect(dynamo.commandCalls(UpdateItemCommand)[1]!.args[0].input).toMatchObject({
-      UpdateExpression: 'SET seenWrites = :seen REMOVE snapshot',
+      UpdateExpression: 'SET #seenWrites = :seen REMOVE #snapshot',
       ExpressionAttributeValues: { ':seen': { N: '5' } },
     });
   });
