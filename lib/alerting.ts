@@ -22,9 +22,12 @@ import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/
 import { AlertingDashboard, dashboardUrl } from './dashboard.js';
 import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
+import type { SnapshotStore } from './snapshot-store.js';
 
 export interface AlertingProps {
   database: DaysSinceDatabase;
+  /** The publisher's snapshot: read every run, refreshed from the database only when stale. */
+  snapshots: SnapshotStore;
   /** The Lambdas' metric configuration (WARNING_DAYS, CRITICAL_DAYS, DAU_TARGET, MAU_TARGET, BASELINE_DATE ...), as the API's functions get it. */
   metricEnvironment: Readonly<Record<string, string>>;
   /** The same bands and targets as numbers, as loadConfig validated them: the alarms' thresholds and the dashboard's lines. */
@@ -138,7 +141,9 @@ export class Alerting extends Construct {
       description: 'days-since: publishes the number, DAU/WAU/MAU and total real users to CloudWatch every 5 minutes',
       timeout: Duration.seconds(60),
       environment: { ...common.environment, METRIC_NAMESPACE: this.namespace },
-    }).bindDatabase(props.database);
+    })
+      .bindDatabase(props.database)
+      .bindSnapshots(props.snapshots, 'publisher');
     this.publisher.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],

@@ -6,7 +6,11 @@ import { Construct } from 'constructs';
 import type { DeploySettings } from './settings.js';
 
 /** The database's share of the deployment settings; the cluster's removal policy also decides the fate of its network, secret and parameters. */
-export type DaysSinceDatabaseProps = Pick<DeploySettings, 'minCapacity' | 'maxCapacity' | 'deletionProtection' | 'removalPolicy' | 'backupRetentionDays'>;
+export type DaysSinceDatabaseProps = Pick<DeploySettings, 'minCapacity' | 'maxCapacity' | 'deletionProtection' | 'removalPolicy' | 'backupRetentionDays'> &
+  Partial<Pick<DeploySettings, 'autoPauseSeconds'>>;
+
+/** AWS's shortest pause delay: Aurora sleeps 5 minutes after the last statement. */
+export const DEFAULT_AUTO_PAUSE_SECONDS = 300;
 
 /** Exactly what the handlers call: one statement at a time, and a transaction around a migration or a batch. */
 export const DATA_API_ACTIONS = [
@@ -46,6 +50,8 @@ export class DaysSinceDatabase extends Construct {
       writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false }),
       serverlessV2MinCapacity: props.minCapacity,
       serverlessV2MaxCapacity: props.maxCapacity,
+      // Set explicitly: nothing scheduled reads Aurora while nothing is recorded, so it pauses this long after the last write.
+      serverlessV2AutoPauseDuration: Duration.seconds(props.autoPauseSeconds ?? DEFAULT_AUTO_PAUSE_SECONDS),
       enableDataApi: true,
       storageEncrypted: true,
       backup: { retention: Duration.days(props.backupRetentionDays) },

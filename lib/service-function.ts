@@ -6,6 +6,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { cdkBundling, handlerEntry } from './bundling.js';
 import type { DaysSinceDatabase } from './database.js';
+import type { SnapshotStore } from './snapshot-store.js';
 
 export interface ServiceFunctionProps {
   /** The handler file, `functions/handlers/<entry>.ts`, exporting `handler`. */
@@ -58,6 +59,14 @@ export class ServiceFunction extends Construct {
   bindDatabase(database: DaysSinceDatabase): this {
     database.grantDataApi(this.function);
     for (const [name, value] of Object.entries(database.connectionEnvironment)) this.function.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Lets this function read and refresh the publisher's snapshot (`publisher`) or only mark it stale (`stale-mark`), and tells it the table, in one step. */
+  bindSnapshots(snapshots: SnapshotStore, use: 'publisher' | 'stale-mark'): this {
+    if (use === 'publisher') snapshots.grantPublisher(this.function);
+    else snapshots.grantStaleMark(this.function);
+    for (const [name, value] of Object.entries(snapshots.environment)) this.function.addEnvironment(name, value);
     return this;
   }
 }

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { DEFAULT_AUTO_PAUSE_SECONDS } from './database.js';
 import { ConfigError, loadConfig, numberFromEnv, type Config } from '../functions/core/config.js';
 
 /** A CDK context value that cannot be deployed; the message names the key as the user typed it. */
@@ -42,6 +43,8 @@ export interface DeploySettings {
   minCapacity: number;
   /** @default 2 */
   maxCapacity: number;
+  /** Idle seconds before Aurora pauses at 0 ACU (300 to 86,400, AWS's range). @default 300 */
+  autoPauseSeconds: number;
   /** @default true */
   deletionProtection: boolean;
   /** What happens to the database when the stack is deleted. @default retain */
@@ -123,6 +126,7 @@ export const DEPLOY_CONTEXT_KEYS = [
   'throttleBurst',
   'minCapacity',
   'maxCapacity',
+  'autoPauseSeconds',
   'deletionProtection',
   'removalPolicy',
   'backupRetentionDays',
@@ -151,6 +155,10 @@ export function readDeploySettings(node: Node): DeploySettings {
   }
   if (maxCapacity < minCapacity) throw new ContextError('maxCapacity', `must be at least minCapacity (${minCapacity}), got ${maxCapacity}`);
 
+  // AWS accepts 5 minutes to 24 hours; the shortest pauses soonest after the last recording, and costs the least.
+  const autoPauseSeconds = contextNumber(raw, 'autoPauseSeconds', DEFAULT_AUTO_PAUSE_SECONDS, { min: 300, integer: true });
+  if (autoPauseSeconds > 86_400) throw new ContextError('autoPauseSeconds', `must be between 300 and 86400 seconds, got ${autoPauseSeconds}`);
+
   const deletionProtection = contextBoolean(raw, 'deletionProtection', true);
   const removalPolicy = contextChoice(raw, 'removalPolicy', REMOVAL_POLICIES, 'retain');
   if (removalPolicy === RemovalPolicy.DESTROY && deletionProtection) {
@@ -175,6 +183,7 @@ export function readDeploySettings(node: Node): DeploySettings {
     throttleBurst: contextNumber(raw, 'throttleBurst', 100, { min: 1, integer: true }),
     minCapacity,
     maxCapacity,
+    autoPauseSeconds,
     deletionProtection,
     removalPolicy,
     backupRetentionDays,

@@ -7,6 +7,7 @@ import { DaysSinceDatabase } from './database.js';
 import { ApiFunctions } from './functions.js';
 import { SchemaMigration } from './migrations.js';
 import { readDeploySettings, type DeploySettings } from './settings.js';
+import { SnapshotStore } from './snapshot-store.js';
 
 export interface DaysSinceStackProps extends StackProps {
   /** sql/, loaded by the same runner the migration Lambda uses. */
@@ -17,6 +18,7 @@ export interface DaysSinceStackProps extends StackProps {
 export class DaysSinceStack extends Stack {
   readonly settings: DeploySettings;
   readonly database: DaysSinceDatabase;
+  readonly snapshots: SnapshotStore;
   readonly schema: SchemaMigration;
   readonly functions: ApiFunctions;
   readonly api: DaysSinceApi;
@@ -27,8 +29,9 @@ export class DaysSinceStack extends Stack {
     this.settings = readDeploySettings(this.node);
     const { settings } = this;
     this.database = new DaysSinceDatabase(this, 'Database', settings);
+    this.snapshots = new SnapshotStore(this, 'PublishedFigures');
     this.schema = new SchemaMigration(this, 'Schema', { database: this.database, migrations: props.migrations, logRetention: settings.logRetention });
-    this.functions = new ApiFunctions(this, 'Functions', { database: this.database, settings });
+    this.functions = new ApiFunctions(this, 'Functions', { database: this.database, snapshots: this.snapshots, settings });
     this.api = new DaysSinceApi(this, 'Api', {
       handlers: {
         ingest: this.functions.byFamily.ingest.function,
@@ -41,6 +44,7 @@ export class DaysSinceStack extends Stack {
     const context = (key: string) => (this.node.tryGetContext(key) as string | undefined)?.toString() || undefined;
     this.alerting = new Alerting(this, 'Alerting', {
       database: this.database,
+      snapshots: this.snapshots,
       metricEnvironment: settings.metricEnvironment,
       thresholds: settings.thresholds,
       logRetention: settings.logRetention,

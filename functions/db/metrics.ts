@@ -25,7 +25,7 @@ export function internalParams(internal: InternalUsers): SqlParams {
 
 // The newest real user who is not internal (an index walk), and the kept count less the internal ones,
 // found by one primary-key probe per internal user (LATERAL ... LIMIT 1: never a scan of real_users).
-const HEADLINE_COLUMNS = `
+export const HEADLINE_COLUMNS = `
   (SELECT last_real_at FROM real_users
    WHERE user_id NOT IN (SELECT user_id FROM internal_users)
    ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,

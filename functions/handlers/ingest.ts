@@ -6,7 +6,10 @@ import {
   type InteractionInput,
 } from '../core/interaction.js';
 import { timingProblems, toStore, verdicts } from '../core/recording.js';
+import { RECORDING_WINDOW_MS, type SnapshotStore } from '../core/snapshot.js';
+import { snapshotTableFromEnv } from '../aws/snapshot-table.js';
 import { recordInteractions } from '../db/interactions.js';
+import { DatabaseUnavailableError } from '../db/port.js';
 import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { methodNotAllowed } from './routes.js';
 import { lazyAwsDeps } from './runtime.js';
@@ -15,11 +18,31 @@ import type { ServiceDeps } from './service.js';
 export const MAX_SINGLE_BODY_BYTES = 64 * 1024;
 export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 
-/** (adapter) POST /metrics/interaction(s) --> validate, classify --> one INSERT statement. */
-export function createIngestHandler(deps: ServiceDeps): ApiHandler {
+/** Seconds a client waits before retrying when the snapshot could not be marked stale. */
+const MARK_RETRY_AFTER_SECONDS = 5;
+
+export interface IngestDeps extends ServiceDeps {
+  /** The publisher's snapshot, marked stale before anything is recorded (AWS: DynamoDB; locally: memory). */
+  snapshots?: Pick<SnapshotStore, 'markStale'>;
+}
+
+/** (adapter) POST /metrics/interaction(s) --> validate, classify --> mark the snapshot stale --> one INSERT statement. */
+export function createIngestHandler(deps: IngestDeps): ApiHandler {
+  // Before recording, and refusing when it fails: a 2xx then always means the next publish includes it.
+  async function markSnapshotStale(now: Date) {
+    if (!deps.snapshots) return;
+    try {
+      await deps.snapshots.markStale(new Date(now.getTime() + RECORDING_WINDOW_MS));
+    } catch (error) {
+      deps.log.warn('could not mark the snapshot stale: nothing recorded', { errorName: (error as Error)?.name ?? typeof error });
+      throw new DatabaseUnavailableError(MARK_RETRY_AFTER_SECONDS);
+    }
+  }
+
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
     const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
+    await markSnapshotStale(now);
     const outcomes = await recordInteractions(deps.db, toStoreList);
     return verdicts(toStoreList, outcomes, deps.config.internal);
   }
@@ -65,4 +88,4 @@ export function createIngestHandler(deps: ServiceDeps): ApiHandler {
   };
 }
 
-export const handler = lazyAwsDeps(createIngestHandler);
+export const handler = lazyAwsDeps((deps) => createIngestHandler({ ...deps, snapshots: snapshotTableFromEnv(process.env) }));

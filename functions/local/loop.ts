@@ -5,11 +5,14 @@ import { dueCheckIn } from '../core/weekly-report.js';
 import type { Reading } from '../core/published-figures.js';
 import { slackPoster, SlackWebhookRejectedError, type SlackPoster } from '../aws/slack-webhook.js';
 import { webhookUrlFrom, WebhookUrlError } from '../aws/webhook-secret.js';
-import { baselineOf, readLastAnnouncement, readReading, recordAnnouncement } from '../db/alerts.js';
+import type { SnapshotStore } from '../core/snapshot.js';
+import { baselineOf, readLastAnnouncement, recordAnnouncement } from '../db/alerts.js';
 import { readLastPostedSlot } from '../db/check-ins.js';
 import { announce, type AlertingDeps } from '../handlers/notify-slack.js';
+import { snapshotReader } from '../handlers/publish-metric.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { postWeeklyCheckIn } from '../handlers/weekly-report.js';
+import { memorySnapshotStore } from './snapshot-store.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -73,11 +76,17 @@ function terminalPoster(print: Print): SlackPoster {
   };
 }
 
-/** The loop's dependencies: the service's, plus Slack from SLACK_WEBHOOK_URL. */
-export function localAlertingDeps(deps: ServiceDeps, settings: LoopSettings, print: Print): AlertingDeps {
+/** The loop's dependencies: the alerting ones, plus the snapshot it reads the number from, as the Lambda publisher does. */
+export interface LoopDeps extends AlertingDeps {
+  snapshots: SnapshotStore;
+}
+
+/** The loop's dependencies: the service's, plus Slack from SLACK_WEBHOOK_URL and the snapshot the local ingest marks stale. */
+export function localAlertingDeps(deps: ServiceDeps, settings: LoopSettings, print: Print, snapshots: SnapshotStore = memorySnapshotStore()): LoopDeps {
   const url = settings.slackWebhookUrl;
   return {
     ...deps,
+    snapshots,
     slack: url
       ? slackPoster(async () => url, {
           fetch,
@@ -98,8 +107,9 @@ const nameOf = (error: unknown) => (error as Error)?.name ?? typeof error;
  * each figure, and tells Slack about each change of state with the same rule and words as AWS; on
  * Fridays at 09:00 SAST it posts the check-in.
  */
-export function createPublisherLoop(deps: AlertingDeps, intervalMs: number, print: Print): PublisherLoop {
+export function createPublisherLoop(deps: LoopDeps, intervalMs: number, print: Print): PublisherLoop {
   const startedAt = deps.now();
+  const readNumber = snapshotReader(deps);
   let lastReadAt: Date | null = null;
   // undefined: not loaded from the database yet.
   let lastState: AlertState | null | undefined;
@@ -160,7 +170,7 @@ export function createPublisherLoop(deps: AlertingDeps, intervalMs: number, prin
     let reading: Reading | null = null;
     let observed: AlertState | null = null;
     try {
-      reading = await readReading(deps.db, deps.config, deps.baseline, now);
+      reading = await readNumber(now);
       lastReadAt = now;
       observed = alertStateFor(reading, deps.config);
       print(figuresLine(reading, observed));
@@ -177,7 +187,7 @@ export function createPublisherLoop(deps: AlertingDeps, intervalMs: number, prin
 }
 
 /** Runs the loop on a timer: a round at start, then one every interval, never two at once. */
-export function startPublisherLoop(deps: AlertingDeps, intervalMs: number, print: Print): PublisherLoop {
+export function startPublisherLoop(deps: LoopDeps, intervalMs: number, print: Print): PublisherLoop {
   const loop = createPublisherLoop(deps, intervalMs, print);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();

@@ -14,6 +14,7 @@ import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
 import { closeLocalServer, createLocalServer } from './server.js';
+import { memorySnapshotStore } from './snapshot-store.js';
 
 export { SQL_DIR } from './database.js';
 
@@ -68,8 +69,10 @@ export async function startLocalService(
     log: new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' }),
     ...overrides,
   };
+  // The publisher's snapshot: the local ingest marks it stale, as in AWS.
+  const snapshots = memorySnapshotStore();
   const server = createLocalServer({
-    handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health },
+    handlers: { ingest: createIngestHandler({ ...deps, snapshots }), metrics: createMetricsHandler(deps), health },
     apiKey: settings.apiKey,
     localPages: {
       ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
@@ -86,7 +89,7 @@ export async function startLocalService(
   const { port } = server.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   // Locally the status page stands in for the CloudWatch dashboard the messages link to.
-  const alerting = localAlertingDeps(deps, { ...loopSettings, dashboardUrl: loopSettings.dashboardUrl ?? `http://${host}:${port}/` }, print);
+  const alerting = localAlertingDeps(deps, { ...loopSettings, dashboardUrl: loopSettings.dashboardUrl ?? `http://${host}:${port}/` }, print, snapshots);
   const loop = loopSettings.intervalMs > 0 ? startPublisherLoop(alerting, loopSettings.intervalMs, print) : null;
   return {
     url: `http://${host}:${port}`,

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/alerting.js';
 import { DaysSinceDatabase } from '../../lib/database.js';
+import { SnapshotStore } from '../../lib/snapshot-store.js';
 
 const METRIC_ENVIRONMENT = { WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '2026-02-01' };
 const THRESHOLDS = { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 };
@@ -23,6 +24,7 @@ function alertingStack(props: Partial<AlertingProps> = {}) {
   });
   const alerting = new Alerting(stack, 'Alerting', {
     database,
+    snapshots: new SnapshotStore(stack, 'PublishedFigures'),
     metricEnvironment: METRIC_ENVIRONMENT,
     thresholds: THRESHOLDS,
     logRetention: RetentionDays.ONE_MONTH,
@@ -392,7 +394,7 @@ describe('the dashboard', () => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'Prod', { env: { account: '111122223333', region } });
       const database = new DaysSinceDatabase(stack, 'Database', { minCapacity: 0, maxCapacity: 2, deletionProtection: true, removalPolicy: RemovalPolicy.RETAIN, backupRetentionDays: 7 });
-      new Alerting(stack, 'Alerting', { database, metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, logRetention: RetentionDays.ONE_MONTH });
+      new Alerting(stack, 'Alerting', { database, snapshots: new SnapshotStore(stack, 'PublishedFigures'), metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, logRetention: RetentionDays.ONE_MONTH });
       const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardName: unknown } }>;
       return dashboard!.Properties.DashboardName;
     };

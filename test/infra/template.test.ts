@@ -196,6 +196,8 @@ describe('Lambda functions', () => {
         DB_CLUSTER_ARN: clusterArn(),
         DB_SECRET_ARN: secretRef(),
         DB_NAME: 'days_since',
+        // Ingest marks the publisher's snapshot stale (test/infra/idle-cost.test.ts); metrics never touches it.
+        ...(name === 'Ingest' ? { SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') } } : {}),
       });
     }
     defaults.hasResourceProperties('AWS::Lambda::Function', {
@@ -224,9 +226,11 @@ describe('Lambda functions', () => {
     });
     const dataApi = { Effect: 'Allow', Action: [...DATA_API_ACTIONS], Resource: clusterArn() };
     const secret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretRef() };
-    for (const name of ['FunctionsIngest', 'FunctionsMetrics', 'SchemaMigrator']) {
+    for (const name of ['FunctionsMetrics', 'SchemaMigrator']) {
       expect(statementsOf(`${name}Role`)).toEqual([logs(name), dataApi, secret]);
     }
+    // Plus the stale mark on the publisher's snapshot, pinned in test/infra/idle-cost.test.ts.
+    expect(statementsOf('FunctionsIngestRole')).toEqual([logs('FunctionsIngest'), dataApi, secret, expect.objectContaining({ Action: 'dynamodb:UpdateItem' })]);
     expect(statementsOf('FunctionsHealthRole')).toEqual([logs('FunctionsHealth')]);
     expect(DATA_API_ACTIONS).toEqual(['rds-data:ExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction']);
     // No managed policy sneaks broader rights onto the function roles.

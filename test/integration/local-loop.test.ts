@@ -115,7 +115,7 @@ describe('the loop, round by round', () => {
     const print = (line: string) => void printed.push(line);
     const settings = loadLoopSettings(env);
     const deps = localAlertingDeps(testDeps(database, { now: clock.now, env }), settings, print);
-    return { clock, printed, loop: createPublisherLoop(deps, FIVE_MINUTES, print) };
+    return { clock, printed, deps, loop: createPublisherLoop(deps, FIVE_MINUTES, print) };
   }
 
   it('says the number is stale after three intervals without a reading, then that it is reported again', async () => {
@@ -124,9 +124,11 @@ describe('the loop, round by round', () => {
       ...shared.db,
       query: (sql, params) => (broken ? Promise.reject(Object.assign(new Error('connection lost'), { name: 'DatabaseUnavailableError' })) : shared.db.query(sql, params)),
     };
-    const { loop: rounds, clock, printed } = loop({ BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
+    const { loop: rounds, clock, printed, deps } = loop({ BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
     expect((await rounds.tick()).announced).toEqual({ from: null, to: 'warning', outcome: 'posted' });
 
+    // Something was recorded, so the snapshot cannot answer, and the database fails.
+    await deps.snapshots.markStale(clock.now());
     broken = true;
     for (const minutes of [5, 10]) {
       clock.set(new Date(Date.parse('2026-02-10T12:00:00Z') + minutes * 60_000).toISOString());

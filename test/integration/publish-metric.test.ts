@@ -7,6 +7,7 @@ import { baselineOf } from '../../functions/db/alerts.js';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createPublishMetricHandler } from '../../functions/handlers/publish-metric.js';
+import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
 import { capturingLog, emptyDatabase, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
 
 const cloudWatch = mockClient(CloudWatchClient);
@@ -32,13 +33,15 @@ function publisher(now: string, env: Record<string, string> = {}) {
   const deps = testDeps(db, { now: clock.now, env, log });
   const namespace = namespaceFromEnv(env);
   const client = new CloudWatchClient({});
+  const snapshots = memorySnapshotStore();
   return {
     clock,
     lines,
-    ingest: createIngestHandler(deps),
+    ingest: createIngestHandler({ ...deps, snapshots }),
     publish: createPublishMetricHandler({
       ...deps,
       baseline: baselineOf(db, deps.config),
+      snapshots,
       putFigures: (figures, at) => putFigures(client, namespace, figures, at),
     }),
   };
@@ -113,10 +116,11 @@ describe('the publisher', () => {
     await expect(publish()).rejects.toThrow('Rate exceeded');
   });
 
-  it('logs each figure it sent', async () => {
+  it('logs each figure it sent, and why it read the database', async () => {
     const { publish, lines } = publisher('2026-02-08T12:00:00Z', { BASELINE_DATE: '2026-02-01' });
     await publish();
     expect(lines.map((line) => JSON.parse(line))).toEqual([
+      { level: 'info', message: 'snapshot refreshed', extra: [{ freshness: 'missing', activeUsers: 0 }] },
       {
         level: 'info',
         message: 'published',
