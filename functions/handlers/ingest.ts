@@ -20,7 +20,7 @@ export function createIngestHandler(deps: ServiceDeps): ApiHandler {
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
     const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
-    const outcomes = await recordInteractions(deps.db, toStoreList);
+    const outcomes = await recordInteractions(deps.db, toStoreList, deps.config.internal.emailDomains);
     return verdicts(toStoreList, outcomes, deps.config.internal);
   }
 

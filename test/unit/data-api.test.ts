@@ -85,8 +85,7 @@ describe('Data API adapter', () => {
           exclusion_reason: null,
           marked_internal: false,
           email_domain: null,
-          prior_marked_internal: null,
-          prior_email_domains: null,
+          prior_internal: null,
         },
       ]),
     });
@@ -99,7 +98,7 @@ describe('Data API adapter', () => {
     expect(JSON.parse(result.body)).toEqual({ event_id: 'e-1', status: 'recorded', counted: true, reason: null });
     expect(rds.calls()).toHaveLength(1);
     const input = rds.commandCalls(ExecuteStatementCommand)[0]!.args[0].input;
-    expect(input.sql).toBe('SELECT * FROM record_interactions(:interactions::jsonb)');
+    expect(input.sql).toBe('SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)');
     expect(input.parameters).toEqual([
       {
         name: 'interactions',
@@ -121,6 +120,7 @@ describe('Data API adapter', () => {
           ]),
         },
       },
+      { name: 'internal_email_domains', typeHint: 'JSON', value: { stringValue: '[]' } },
     ]);
   });
 
@@ -237,8 +237,7 @@ describe('recordInteractions on the Data API', () => {
           exclusion_reason: 'test_traffic',
           marked_internal: false,
           email_domain: null,
-          prior_marked_internal: false,
-          prior_email_domains: '["startup.io"]',
+          prior_internal: false,
         },
       ]),
     });
@@ -260,7 +259,7 @@ describe('recordInteractions on the Data API', () => {
     expect(outcome).toEqual({
       recorded: false,
       stored: { user_id: 'u', exclusion_reason: 'test_traffic', marked_internal: false, email_domain: null },
-      knownUser: { markedInternal: false, emailDomains: ['startup.io'] },
+      knownUser: { internal: false },
     });
   });
 });
