@@ -146,11 +146,15 @@ BEGIN
 END
 $$;
 
--- Recording, as in sql/005, with two changes: the counter shard is leased first, and instead of the user's
--- every email domain each row says whether the user was already known to be internal (marked, or with one of
--- the configured internal_email_domains, a JSON array). Row locks are taken table by table in one order
--- (interactions, users, user_email_domains, real_users, real_user_activity, daily_real_activity), each table in
--- key order; the counters come last, in the leased shard only.
+-- Recording, as in sql/005, with three changes. The counter shard is leased first. Instead of the user's every
+-- email domain, each row says whether the user was already known to be internal (marked, or with one of the
+-- configured internal_email_domains, a JSON array). And a rollup row that already covers what the batch brings
+-- (as this statement's snapshot sees it) is left alone rather than upserted: ON CONFLICT DO UPDATE locks the row
+-- even when its WHERE says there is nothing to change, and those locks made writers with users in common wait
+-- for each other's commits. Skipping is safe because rollups only widen (first earlier, last later, internal
+-- once true): what covered a batch in the snapshot still covers it now. Row locks are taken table by table in
+-- one order (interactions, users, user_email_domains, real_users, real_user_activity, daily_real_activity), each
+-- table in key order; the counters come last, in the leased shard only.
 CREATE FUNCTION record_interactions(batch jsonb, internal_email_domains jsonb)
 RETURNS TABLE (
     ordinal          bigint,
@@ -187,8 +191,14 @@ BEGIN
   ),
   known_users AS (
     INSERT INTO users (user_id, first_seen_at, marked_internal)
-    SELECT user_id, min(occurred_at), bool_or(marked_internal)
-    FROM inserted GROUP BY user_id ORDER BY user_id
+    SELECT g.user_id, g.first_seen_at, g.marked_internal
+    FROM (SELECT user_id, min(occurred_at) AS first_seen_at, bool_or(marked_internal) AS marked_internal FROM inserted GROUP BY user_id) g
+    LEFT JOIN LATERAL (
+      SELECT true AS covered FROM users p
+      WHERE p.user_id = g.user_id AND p.first_seen_at <= g.first_seen_at AND (p.marked_internal OR NOT g.marked_internal) LIMIT 1
+    ) known ON true
+    WHERE known.covered IS NULL
+    ORDER BY g.user_id
     ON CONFLICT (user_id) DO UPDATE SET
       first_seen_at   = least(users.first_seen_at, excluded.first_seen_at),
       marked_internal = users.marked_internal OR excluded.marked_internal
@@ -198,7 +208,13 @@ BEGIN
   ),
   user_domains AS (
     INSERT INTO user_email_domains (email_domain, user_id)
-    SELECT DISTINCT email_domain, user_id FROM inserted WHERE email_domain IS NOT NULL ORDER BY email_domain, user_id
+    SELECT g.email_domain, g.user_id
+    FROM (SELECT DISTINCT email_domain, user_id FROM inserted WHERE email_domain IS NOT NULL) g
+    LEFT JOIN LATERAL (
+      SELECT true AS covered FROM user_email_domains k WHERE k.email_domain = g.email_domain AND k.user_id = g.user_id LIMIT 1
+    ) known ON true
+    WHERE known.covered IS NULL
+    ORDER BY g.email_domain, g.user_id
     ON CONFLICT DO NOTHING
     RETURNING user_id
   ),
@@ -207,7 +223,14 @@ BEGIN
   ),
   real_user_rows AS (
     INSERT INTO real_users (user_id, first_real_at, last_real_at)
-    SELECT user_id, min(occurred_at), max(occurred_at) FROM real GROUP BY user_id ORDER BY user_id
+    SELECT g.user_id, g.first_at, g.last_at
+    FROM (SELECT user_id, min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM real GROUP BY user_id) g
+    LEFT JOIN LATERAL (
+      SELECT true AS covered FROM real_users r
+      WHERE r.user_id = g.user_id AND r.first_real_at <= g.first_at AND r.last_real_at >= g.last_at LIMIT 1
+    ) known ON true
+    WHERE known.covered IS NULL
+    ORDER BY g.user_id
     ON CONFLICT (user_id) DO UPDATE SET
       first_real_at = least(real_users.first_real_at, excluded.first_real_at),
       last_real_at  = greatest(real_users.last_real_at, excluded.last_real_at)
@@ -216,8 +239,15 @@ BEGIN
   ),
   by_type AS (
     INSERT INTO real_user_activity (user_id, interaction_type, first_at, last_at)
-    SELECT user_id, interaction_type, min(occurred_at), max(occurred_at) FROM real GROUP BY user_id, interaction_type
-    ORDER BY user_id, interaction_type
+    SELECT g.user_id, g.interaction_type, g.first_at, g.last_at
+    FROM (SELECT user_id, interaction_type, min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM real GROUP BY 1, 2) g
+    LEFT JOIN LATERAL (
+      SELECT true AS covered FROM real_user_activity a
+      WHERE a.user_id = g.user_id AND a.interaction_type = g.interaction_type AND a.first_at <= g.first_at AND a.last_at >= g.last_at
+      LIMIT 1
+    ) known ON true
+    WHERE known.covered IS NULL
+    ORDER BY g.user_id, g.interaction_type
     ON CONFLICT (user_id, interaction_type) DO UPDATE SET
       first_at = least(real_user_activity.first_at, excluded.first_at),
       last_at  = greatest(real_user_activity.last_at, excluded.last_at)
@@ -226,7 +256,13 @@ BEGIN
   ),
   by_day AS (
     INSERT INTO daily_real_activity (day, user_id, last_at)
-    SELECT (occurred_at AT TIME ZONE 'UTC')::date, user_id, max(occurred_at) FROM real GROUP BY 1, 2 ORDER BY 1, 2
+    SELECT g.day, g.user_id, g.last_at
+    FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, user_id, max(occurred_at) AS last_at FROM real GROUP BY 1, 2) g
+    LEFT JOIN LATERAL (
+      SELECT true AS covered FROM daily_real_activity a WHERE a.day = g.day AND a.user_id = g.user_id AND a.last_at >= g.last_at LIMIT 1
+    ) known ON true
+    WHERE known.covered IS NULL
+    ORDER BY g.day, g.user_id
     ON CONFLICT (day, user_id) DO UPDATE SET last_at = excluded.last_at
     WHERE excluded.last_at > daily_real_activity.last_at
     RETURNING user_id
