@@ -26,6 +26,7 @@ import { SQL_DIR } from '../functions/local/service.js';
 import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES } from '../lib/bundling.js';
 import { history, TEAM_DOMAIN, TEAM_SIZE, usersFor } from './history.js';
 import { benchTrafficOrder } from './pglite-order.js';
+import { benchPostgres } from './postgres.js';
 
 const INTERACTIONS = numberFromEnv(process.env, 'BENCH_INTERACTIONS', 1_000_000, { integer: true, min: 1000 });
 const USERS = usersFor(INTERACTIONS);
@@ -174,6 +175,8 @@ async function main() {
   console.log(`  single interactions: ${Math.round(http.singles.requestsPerSecond).toLocaleString('en')} requests/s (target >= 1,000; ${http.singles.failures} failed)`);
   console.log(`  batches of 500:      ${Math.round(http.batches.interactionsPerSecond).toLocaleString('en')} interactions/s (PGlite target >= 8,000; 20,000 is the PostgreSQL target; ${http.batches.failures} failed)`);
   await db.close();
+
+  await benchPostgres({ interactions: INTERACTIONS, now: NOW, config, measure, seedViewQuery });
 
   console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
   for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);

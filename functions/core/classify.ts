@@ -14,10 +14,9 @@ export interface InternalUsers {
   emailDomains: ReadonlySet<string>;
 }
 
-/** What the database already knew about a user before this interaction arrived. */
+/** What the database already knew about a user before this batch arrived: internal (marked, or by an internal email domain) or not. */
 export interface KnownUser {
-  markedInternal: boolean;
-  emailDomains: readonly string[];
+  internal: boolean;
 }
 
 /** Only the domain is kept: the address itself is personal data the metric never needs. */

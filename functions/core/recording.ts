@@ -60,23 +60,18 @@ export interface StoredOutcome {
 }
 
 /**
- * What each submitted interaction amounts to, as known right now: what the database knew of the user,
- * plus whatever earlier interactions in the same batch revealed (an internal email, a `context.internal`).
+ * What each submitted interaction amounts to, as known right now: what the database knew of the user, plus
+ * whatever the whole batch reveals (an internal email, a `context.internal`), so every item of one user in a batch
+ * gets the same answer, whichever order they came in.
  */
 export function verdicts(stored: readonly InteractionToStore[], outcomes: readonly StoredOutcome[], internal: InternalUsers): Verdict[] {
-  const learned = new Map<string, KnownUser>();
+  const internalUsers = new Set<string>();
+  for (const { stored: { user_id, marked_internal, email_domain }, knownUser } of outcomes) {
+    if (knownUser?.internal || isInternalUser(user_id, [email_domain], marked_internal, internal)) internalUsers.add(user_id);
+  }
   return stored.map((submitted, index) => {
     const outcome = outcomes[index]!;
-    const { user_id, exclusion_reason, marked_internal, email_domain } = outcome.stored;
-    const before = learned.get(user_id) ?? outcome.knownUser ?? { markedInternal: false, emailDomains: [] };
-    const known: KnownUser = {
-      markedInternal: before.markedInternal || marked_internal,
-      emailDomains: email_domain === null ? before.emailDomains : [...before.emailDomains, email_domain],
-    };
-    if (outcome.recorded) learned.set(user_id, known);
-    const reason: ExclusionReason | null = isInternalUser(user_id, known.emailDomains, known.markedInternal, internal)
-      ? 'internal_user'
-      : exclusion_reason;
+    const reason: ExclusionReason | null = internalUsers.has(outcome.stored.user_id) ? 'internal_user' : outcome.stored.exclusion_reason;
     return { event_id: submitted.event_id, status: outcome.recorded ? 'recorded' : 'duplicate', counted: reason === null, reason };
   });
 }

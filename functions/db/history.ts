@@ -22,15 +22,18 @@ internal_new AS (
   GROUP BY 1
 )
 SELECT to_char(t.day, 'YYYY-MM-DD') AS day,
-       t.active_users - coalesce(ia.users, 0) AS active_users,
-       t.new_users - coalesce(inn.users, 0) AS new_users,
+       (t.active_users - coalesce(ia.users, 0))::bigint AS active_users,
+       (t.new_users - coalesce(inn.users, 0))::bigint AS new_users,
        (SELECT a.last_at FROM daily_real_activity a
         WHERE a.day = t.day AND a.user_id NOT IN (SELECT user_id FROM internal_users)
         ORDER BY a.last_at DESC LIMIT 1) AS last_real_at
-FROM daily_real_totals t
+FROM (
+  -- Each day is kept in a few shards, one per writer that was recording at once (sql/007): add them up.
+  SELECT day, sum(active_users) AS active_users, sum(new_users) AS new_users FROM daily_real_totals
+  WHERE day BETWEEN :from::date AND :to::date GROUP BY day
+) t
 LEFT JOIN internal_active ia ON ia.day = t.day
 LEFT JOIN internal_new inn ON inn.day = t.day
-WHERE t.day BETWEEN :from::date AND :to::date
 UNION ALL
 SELECT NULL, NULL, NULL,
        (SELECT a.last_at FROM daily_real_activity a

@@ -1,9 +1,9 @@
 import type { StoredExclusionReason } from '../core/classify.js';
 import type { InteractionToStore, StoredOutcome } from '../core/recording.js';
-import { json, readJson, type Database } from './port.js';
+import { json, type Database } from './port.js';
 
-// One call, one statement, one round trip: the statement itself is sql/005_record_interactions.sql.
-const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb)';
+// One call, one statement, one round trip: the statement itself is in sql/007_many_writers.sql.
+const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)';
 
 interface OutcomeRow {
   ordinal: number | string;
@@ -12,13 +12,23 @@ interface OutcomeRow {
   exclusion_reason: StoredExclusionReason | null;
   marked_internal: boolean;
   email_domain: string | null;
-  prior_marked_internal: boolean | null;
-  prior_email_domains: unknown;
+  /** Whether the user was already known to be internal before this statement; null: not known at all. */
+  prior_internal: boolean | null;
 }
 
-/** Stores interactions (idempotent on event_id) and maintains every rollup, in one statement. */
-async function recordNow(db: Database, interactions: readonly InteractionToStore[]): Promise<StoredOutcome[]> {
-  const rows = await db.query<OutcomeRow>(RECORD_INTERACTIONS, { interactions: json(interactions) });
+/**
+ * Stores interactions (idempotent on event_id) and maintains every rollup, in one statement. Each row it returns
+ * is a few small columns, whatever the user's history: the internal domains are checked in the database.
+ */
+async function recordNow(
+  db: Database,
+  interactions: readonly InteractionToStore[],
+  internalEmailDomains: readonly string[],
+): Promise<StoredOutcome[]> {
+  const rows = await db.query<OutcomeRow>(RECORD_INTERACTIONS, {
+    interactions: json(interactions),
+    internal_email_domains: json(internalEmailDomains),
+  });
   return rows.map((row) => ({
     recorded: row.recorded,
     stored: {
@@ -27,15 +37,13 @@ async function recordNow(db: Database, interactions: readonly InteractionToStore
       marked_internal: row.marked_internal,
       email_domain: row.email_domain,
     },
-    knownUser:
-      row.prior_marked_internal === null
-        ? null
-        : { markedInternal: row.prior_marked_internal, emailDomains: readJson<string[]>(row.prior_email_domains) },
+    knownUser: row.prior_internal === null ? null : { internal: row.prior_internal },
   }));
 }
 
 interface Waiting {
   interactions: readonly InteractionToStore[];
+  internalEmailDomains: readonly string[];
   resolve(outcomes: StoredOutcome[]): void;
   reject(error: unknown): void;
 }
@@ -50,11 +58,15 @@ const queues = new WeakMap<Database, { running: boolean; waiting: Waiting[] }>()
  * concurrent requests. A lone call waits only for the current turn of the event loop, and a caller whose items break a shared statement is
  * retried alone, so no caller fails for another's interactions.
  */
-export function recordInteractions(db: Database, interactions: readonly InteractionToStore[]): Promise<StoredOutcome[]> {
+export function recordInteractions(
+  db: Database,
+  interactions: readonly InteractionToStore[],
+  internalEmailDomains: Iterable<string> = [],
+): Promise<StoredOutcome[]> {
   return new Promise((resolve, reject) => {
     let queue = queues.get(db);
     if (!queue) queues.set(db, (queue = { running: false, waiting: [] }));
-    queue.waiting.push({ interactions, resolve, reject });
+    queue.waiting.push({ interactions, internalEmailDomains: [...internalEmailDomains].sort(), resolve, reject });
     if (queue.running) return;
     queue.running = true;
     // Start after the event loop's I/O phase: requests already received (parsed while the last statement held
@@ -72,7 +84,11 @@ async function drain(db: Database, queue: { running: boolean; waiting: Waiting[]
     if (!first) await nextTurn();
     const group = [queue.waiting.shift()!];
     let items = group[0]!.interactions.length;
-    while (queue.waiting.length > 0 && items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT) {
+    while (
+      queue.waiting.length > 0 &&
+      items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT &&
+      sameDomains(queue.waiting[0]!, group[0]!)
+    ) {
       items += queue.waiting[0]!.interactions.length;
       group.push(queue.waiting.shift()!);
     }
@@ -81,9 +97,12 @@ async function drain(db: Database, queue: { running: boolean; waiting: Waiting[]
   queue.running = false;
 }
 
+/** Only calls that ask about the same internal domains share a statement (in practice, all: one configuration). */
+const sameDomains = (a: Waiting, b: Waiting) => a.internalEmailDomains.join(',') === b.internalEmailDomains.join(',');
+
 async function recordGroup(db: Database, group: Waiting[]): Promise<void> {
   try {
-    const outcomes = await recordNow(db, group.flatMap((waiting) => waiting.interactions));
+    const outcomes = await recordNow(db, group.flatMap((waiting) => waiting.interactions), group[0]!.internalEmailDomains);
     let offset = 0;
     for (const waiting of group) {
       waiting.resolve(outcomes.slice(offset, (offset += waiting.interactions.length)));

@@ -23,13 +23,13 @@ export function internalParams(internal: InternalUsers): SqlParams {
   };
 }
 
-// The newest real user who is not internal (an index walk), and the kept count less the internal ones,
+// The newest real user who is not internal (an index walk), and the kept count (its shards added up) less the internal ones,
 // found by one primary-key probe per internal user (LATERAL ... LIMIT 1: never a scan of real_users).
 export const HEADLINE_COLUMNS = `
   (SELECT last_real_at FROM real_users
    WHERE user_id NOT IN (SELECT user_id FROM internal_users)
    ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
-  (SELECT users FROM real_user_count)
+  (SELECT sum(users) FROM real_user_count)::bigint
     - (SELECT count(*) FROM internal_users iu
        CROSS JOIN LATERAL (SELECT 1 FROM real_users r WHERE r.user_id = iu.user_id LIMIT 1) AS real_internal) AS total_users`;
 

@@ -13,7 +13,7 @@ import { json, readNumber, readTimestamp, uuid, type Database } from './port.js'
 
 // Each measure now, and for each milestone the moment its target-th user arrived: the N-th smallest
 // first_real_at (or first payment) is N steps down an index. For the 30-day measure that moment is only a
-// lower bound: nobody has N active users before N users exist. Counts come from the counters kept on write,
+// lower bound: nobody has N active users before N users exist. Counts come from the counters kept on write (their shards added up),
 // less the internal users found by primary key (LIMIT 1 keeps each lookup a probe whatever the statistics say).
 const READ_PROGRESS = `
 WITH ${INTERNAL_USERS},
@@ -29,10 +29,10 @@ internal_paying AS (
 ),
 measures AS (
   SELECT
-    (SELECT users FROM real_user_count) - (SELECT count(*) FROM internal_real) AS total_real_users,
+    (SELECT sum(users) FROM real_user_count)::bigint - (SELECT count(*) FROM internal_real) AS total_real_users,
     (SELECT count(*) FROM real_users WHERE last_real_at >= :window_start)
       - (SELECT count(*) FROM internal_real WHERE last_real_at >= :window_start) AS active_real_users_30d,
-    coalesce((SELECT users FROM real_user_type_counts WHERE interaction_type = 'payment'), 0)
+    coalesce((SELECT sum(users) FROM real_user_type_counts WHERE interaction_type = 'payment'), 0)::bigint
       - (SELECT count(*) FROM internal_paying) AS paying_users
 )
 SELECT w.ordinal, m.total_real_users, m.active_real_users_30d, m.paying_users,

@@ -43,7 +43,7 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
     const now = deps.now();
     const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
     await markSnapshotStale(now);
-    const outcomes = await recordInteractions(deps.db, toStoreList);
+    const outcomes = await recordInteractions(deps.db, toStoreList, deps.config.internal.emailDomains);
     return verdicts(toStoreList, outcomes, deps.config.internal);
   }
 

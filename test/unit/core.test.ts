@@ -7,6 +7,7 @@ import { toPositional } from '../../functions/db/named-params.js';
 import { readTimestamp } from '../../functions/db/port.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
+const OTHER = '1f0e2d3c-4b5a-4978-8877-665544332211';
 const settings = loadConfig({});
 
 describe('status bands', () => {
@@ -74,7 +75,7 @@ describe('verdicts', () => {
 
   it('uses what the database knew of the user before', () => {
     const item = stored({});
-    const [verdict] = verdicts([item], [outcome(item, true, { markedInternal: false, emailDomains: ['sustainnet.io'] })], internal);
+    const [verdict] = verdicts([item], [outcome(item, true, { internal: true })], internal);
     expect(verdict).toEqual({ event_id: 'e', status: 'recorded', counted: false, reason: 'internal_user' });
   });
 
@@ -84,6 +85,31 @@ describe('verdicts', () => {
     expect(verdicts([first, second], [outcome(first), outcome(second)], internal).map((v) => v.reason)).toEqual([
       'internal_user',
       'internal_user',
+    ]);
+  });
+
+  it('gives every item of a user the same answer, even when the batch reveals the user internal only later', () => {
+    const real = stored({ event_id: 'a' });
+    const marked = stored({ event_id: 'b', marked_internal: true });
+    const byEmail = stored({ event_id: 'c', user_id: OTHER });
+    const teamEmail = stored({ event_id: 'd', user_id: OTHER, email_domain: 'sustainnet.io', exclusion_reason: 'test_traffic' });
+    const items = [real, marked, byEmail, teamEmail];
+    expect(verdicts(items, items.map((item) => outcome(item)), internal)).toEqual([
+      { event_id: 'a', status: 'recorded', counted: false, reason: 'internal_user' },
+      { event_id: 'b', status: 'recorded', counted: false, reason: 'internal_user' },
+      { event_id: 'c', status: 'recorded', counted: false, reason: 'internal_user' },
+      { event_id: 'd', status: 'recorded', counted: false, reason: 'internal_user' },
+    ]);
+  });
+
+  it('counts a user the database knew as not internal, and leaves other users of the batch alone', () => {
+    const mine = stored({ event_id: 'a' });
+    const theirs = stored({ event_id: 'b', user_id: OTHER, marked_internal: true });
+    const again = stored({ event_id: 'c' });
+    expect(verdicts([mine, theirs, again], [outcome(mine, true, { internal: false }), outcome(theirs), outcome(again, false)], internal)).toEqual([
+      { event_id: 'a', status: 'recorded', counted: true, reason: null },
+      { event_id: 'b', status: 'recorded', counted: false, reason: 'internal_user' },
+      { event_id: 'c', status: 'duplicate', counted: true, reason: null },
     ]);
   });
 });

