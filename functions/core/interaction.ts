@@ -59,7 +59,8 @@ export const MetadataSchema = z.custom<Record<string, unknown>>(isJsonObject, { 
 MetadataSchema.register(z.globalRegistry, { type: 'object', additionalProperties: {} });
 
 export const InteractionContextSchema = z.strictObject({
-  email: z.optional(z.email({ error: 'must be an email address' })),
+  // RFC 5321's 254: a longer domain would also pass what PostgreSQL can index in user_email_domains.
+  email: z.optional(z.email({ error: 'must be an email address' }).check(z.maxLength(254, { error: 'must be at most 254 characters' }))),
   user_agent: z.optional(z.string().check(z.maxLength(1024))),
   ip: z.optional(z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' })),
   test: z.optional(z.boolean({ error: 'must be true or false' })),

@@ -69,6 +69,15 @@ describe('POST /metrics/interaction', () => {
     expect(everything.toLowerCase()).not.toContain('alice@');
   });
 
+  it('refuses an email longer than 254 characters by name, and stores nothing', async () => {
+    const { ingest } = service();
+    const email = `a@${'x'.repeat(63)}.${'y'.repeat(63)}.${'z'.repeat(63)}.${'w'.repeat(63)}.io`;
+    const result = await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'signup', context: { email } }));
+    expect(result.statusCode).toBe(400);
+    expect(parse(result).problems).toEqual([{ field: 'context.email', message: 'must be at most 254 characters' }]);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+
   it('assigns an event_id when the client sends none, and defaults occurred_at to now', async () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' })));
