@@ -3,7 +3,7 @@ import type { InteractionToStore, StoredOutcome } from '../core/recording.js';
 import { json, type Database } from './port.js';
 
 // One call, one statement, one round trip: the statement itself is in sql/007_many_writers.sql.
-const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)';
+export const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)';
 
 interface OutcomeRow {
   ordinal: number | string;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackPoster } from '../../functions/aws/slack-webhook.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
 import { baselineOf } from '../../functions/db/alerts.js';
-import { loadMigrations } from '../../functions/db/migrate.js';
+import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { migrationsDigest } from '../../functions/handlers/migrate.js';
@@ -159,6 +159,9 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
   it('every statement the migrator and the handlers sent has result columns of Data API types only (prepared on PostgreSQL 16)', async () => {
     const sent = new Map<string, Parameter[]>();
     for (const call of standIn.calls) if (call.operation === 'ExecuteStatement') sent.set(call.input.sql, call.input.parameters ?? []);
+    // A migration's own statements ran on the schema of their day (002's real_user_count.singleton is gone since 007),
+    // so they cannot be prepared now; the stand-in already refused any unsupported result of theirs as they ran.
+    const migrationStatements = new Set((await loadMigrations(SQL_DIR)).flatMap((migration) => splitStatements(migration.sql)));
     // Statements from every part of the code, collected from what was sent rather than listed by hand.
     for (const part of [/pg_advisory_xact_lock/, /schema_migrations/, /record_interactions/, /user_email_domains/, /daily_real_totals/, /real_user_activity/, /weekly_check_ins/, /alert_announcements/]) {
       expect([...sent.keys()].some((sql) => part.test(sql)), String(part)).toBe(true);
@@ -175,6 +178,7 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
       expect(await outside("SELECT 'users'::regclass AS t, ARRAY[1] AS a", [])).toEqual(['regclass', '_int4']);
       const offenders: string[] = [];
       for (const [sql, parameters] of sent) {
+        if (migrationStatements.has(sql)) continue;
         const bad = await outside(sql, parameters);
         if (bad.length > 0) offenders.push(`${bad.join(', ')} in: ${sql.slice(0, 120)}`);
       }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { toStore } from '../../functions/core/recording.js';
-import { recordInteractions } from '../../functions/db/interactions.js';
+import { RECORD_INTERACTIONS, recordInteractions } from '../../functions/db/interactions.js';
 import type { InteractionInput } from '../../functions/core/interaction.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 
@@ -61,8 +61,8 @@ function traffic(url: string) {
 async function buffersForOneBatch(service: LocalService, batch: InteractionInput[]): Promise<number> {
   // The same statement recordInteractions sends, so PL/pgSQL uses the plan it cached for the server's own calls.
   const [row] = await service.db.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, number> }> }>(
-    'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM record_interactions(:interactions::jsonb)',
-    { interactions: { json: batch.map((item) => toStore(item, new Date(), () => '')) } },
+    `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${RECORD_INTERACTIONS}`,
+    { interactions: { json: batch.map((item) => toStore(item, new Date(), () => '')) }, internal_email_domains: { json: [] } },
   );
   const plan = row!['QUERY PLAN'][0]!.Plan;
   return plan['Shared Hit Blocks']! + plan['Shared Read Blocks']!;
