@@ -144,6 +144,7 @@ describe('an ingest while Aurora resumes', () => {
     expect((await ingest(post('/metrics/interaction', interaction(1, 'known')))).statusCode).toBe(202);
     const stored = await everyRow();
 
+    const before = standIn.calls.length;
     standIn.pauseFor(LONG_PAUSE_MS);
     const batch = post('/metrics/interactions', {
       interactions: [interaction(1, 'batch-1'), interaction(2, 'batch-2'), { ...interaction(3, 'batch-3'), context: { email: 'dev@sn1ma.example' } }],
@@ -151,6 +152,8 @@ describe('an ingest while Aurora resumes', () => {
     const refused = await ingest(batch);
     expect(refused.statusCode).toBe(503);
     expect(refused.headers?.['retry-after']).toBe(String(RETRY_AFTER_SECONDS));
+    // The whole batch is one statement, refused whole each time.
+    expect(callsSince(before).every((call) => call.error === 'DatabaseResumingException' && /record_interactions/.test(call.input.sql))).toBe(true);
     expect(await everyRow()).toEqual(stored);
 
     standIn.pauseFor(0);
