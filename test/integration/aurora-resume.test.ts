@@ -16,10 +16,10 @@ import { migratedPostgres } from '../support/postgres.js';
 /*
  * The first call after Aurora Serverless v2 paused at 0 ACU: the Data API answers DatabaseResumingException until it
  * has resumed (about 15 s in AWS). The stand-in, the SDK client, the adapter and the handlers are the real ones; only
- * the adapter's retry budget is compressed to a second, against pauses well inside or far beyond it.
+ * the adapter's retry budget is compressed to two seconds, against pauses well inside or far beyond it.
  */
-const BUDGET_MS = 1_000;
-const SHORT_PAUSE_MS = 200;
+const BUDGET_MS = 2_000;
+const SHORT_PAUSE_MS = 500;
 /** Far past the budget; each test ends the pause itself (pauseFor(0)) once it has seen the 503. */
 const LONG_PAUSE_MS = 60_000;
 
