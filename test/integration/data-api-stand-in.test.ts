@@ -5,24 +5,14 @@ import {
   type ExecuteStatementCommandOutput,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataApiDatabase, UnreadableResultError, type RetryPolicy } from '../../functions/db/data-api.js';
+import { dataApiDatabase, UnreadableResultError } from '../../functions/db/data-api.js';
 import { claimCheckIn, markCheckInPosted } from '../../functions/db/check-ins.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
 import { readHeadline } from '../../functions/db/metrics.js';
 import { DatabaseUnavailableError, uuid, type Database } from '../../functions/db/port.js';
 import { SQL_DIR } from '../../functions/local/service.js';
-import { dataApiStandInDatabase, openDataApiStandIn, type DataApiStandIn } from '../support/data-api-stand-in.js';
+import { dataApiStandInDatabase, openDataApiStandIn, quickRetry, type DataApiStandIn } from '../support/data-api-stand-in.js';
 import { createTestDatabase } from '../support/postgres.js';
-
-/** A retry policy on the real clock, short enough for a test. */
-const quickRetry = (budgetMs: number): RetryPolicy => ({
-  budgetMs,
-  baseDelayMs: 20,
-  maxDelayMs: 100,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  now: () => Date.now(),
-  random: () => 1,
-});
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -65,6 +65,16 @@ class DataApiError extends Error {
   }
 }
 
+/** The adapter's retry policy on the real clock, with a budget a test can afford and no jitter. */
+export const quickRetry = (budgetMs: number): RetryPolicy => ({
+  budgetMs,
+  baseDelayMs: 20,
+  maxDelayMs: 100,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: () => Date.now(),
+  random: () => 1,
+});
+
 export interface ReceivedCall {
   operation: 'ExecuteStatement' | 'BeginTransaction' | 'CommitTransaction' | 'RollbackTransaction' | string;
   input: Record<string, any>;
