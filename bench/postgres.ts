@@ -1,6 +1,7 @@
 // npm run bench, PostgreSQL section: the engine production runs (Aurora PostgreSQL 16), with many writers at once.
 // An embedded PostgreSQL 16 with durable settings (fsync and synchronous_commit on), 8 concurrent writers posting
 // 500-item batches through the pg adapter, each its own adapter as each Lambda is; then the reads on the same data.
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Config } from '../functions/core/config.js';
@@ -40,7 +41,7 @@ export interface BenchTools {
   seedViewQuery(db: Database): Promise<() => Promise<unknown>>;
 }
 
-const SETTINGS = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections'];
+const SETTINGS = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'max_connections'];
 
 /** Lock waits that lasted past deadlock_timeout, tallied by what the waiter was doing and on which table (log_lock_waits). */
 const longWaits = new Map<string, number>();
@@ -55,9 +56,13 @@ function startPostgres() {
   return startEmbeddedPostgres({
     folderPrefix: 'days-since-bench-pg-',
     password: 'days-since-bench',
-    // Durable, as Aurora is: every commit waits for its WAL on disk. Buffers sized for a million rows.
+    // Durable, as Aurora is: every commit waits for its WAL on disk, and pages are written whole after a checkpoint.
+    // Buffers hold the whole million-row database (about 470 MB). max_wal_size is raised, as PostgreSQL's own
+    // documentation advises against full-page-write cost, so that a backfill's WAL volume does not force a
+    // checkpoint every gigabyte; checkpoints still come every 5 minutes (checkpoint_timeout).
     flags: [
-      ...['-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on', '-c', 'shared_buffers=512MB', '-c', 'max_connections=50'],
+      ...['-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on', '-c', 'shared_buffers=1GB', '-c', 'max_connections=50'],
+      ...['-c', 'max_wal_size=4GB'],
       // Every lock wait over 200 ms is logged with the table it was on.
       ...['-c', 'log_lock_waits=on', '-c', 'deadlock_timeout=200ms'],
     ],
@@ -72,6 +77,9 @@ interface Batch {
   ms: number;
 }
 
+/** Every 100 ms: the sampler is a ninth backend on the same two cores, and at 20 ms it took 3 % of them. */
+const SAMPLE_EVERY_MS = 100;
+
 /** Samples what the writers wait on, from a connection of its own, until stopped. */
 function sampleWaits(client: pg.Client) {
   const waits = new Map<string, number>();
@@ -85,7 +93,7 @@ function sampleWaits(client: pg.Client) {
       );
       samples++;
       for (const row of rows) waits.set(row.wait, (waits.get(row.wait) ?? 0) + row.n);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
     }
   })();
   return {
@@ -102,27 +110,61 @@ async function deadlocks(db: Database): Promise<number> {
   return Number(row!.deadlocks);
 }
 
-/** 8 writers, each with its own adapter (so its own queue and connection), share the generated year of traffic. */
-async function ingest(url: string, tools: BenchTools) {
-  const items = history(tools.interactions, tools.now);
-  let stored = 0;
-  const take = (): InteractionToStore[] => {
-    const batch: InteractionToStore[] = [];
-    for (let next = items.next(); !next.done; next = items.next()) {
-      batch.push(next.value);
-      if (batch.length === BATCH) break;
+/** CPU time (ms) used so far by the server: the postmaster and every process it started (Linux /proc; NaN elsewhere). */
+function serverCpuMs(postmaster: number): number {
+  try {
+    const ticksPerSecond = 100; // USER_HZ, 100 on every Linux the bench runs on
+    let ticks = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let fields: string[];
+      try {
+        fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
     }
-    return batch;
-  };
+    return (ticks * 1000) / ticksPerSecond;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The machine's idle and total CPU time so far (/proc/stat, all cores), to tell CPU-bound from waiting. */
+function machineCpu(): { idle: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { idle: NaN, total: NaN };
+  }
+}
+
+/**
+ * 8 writers, each with its own adapter (so its own queue and connection), share the generated year of traffic.
+ * The batches are generated before the clock starts: in AWS the writers are Lambdas on other machines, and here the
+ * generator would take the server's CPU. Serializing each batch and reading its answer stay in the measured loop.
+ */
+async function ingest(url: string, postmaster: number, tools: BenchTools) {
+  const prepared: InteractionToStore[][] = [];
+  for (const interaction of history(tools.interactions, tools.now)) {
+    if (prepared.length === 0 || prepared.at(-1)!.length === BATCH) prepared.push([]);
+    prepared.at(-1)!.push(interaction);
+  }
+  let next = 0;
+  let stored = 0;
   const batches: Batch[] = [];
   let failures = 0;
   const mark = earlyMark(tools.interactions);
   let fromMark: number | null = null;
-  const started = performance.now();
   const writers = Array.from({ length: WRITERS }, () => openPostgres(url, { maxConnections: 1 }));
+  await Promise.all(writers.map((db) => db.query('SELECT 1')));
+  const cpuBefore = { server: serverCpuMs(postmaster), bench: process.cpuUsage(), machine: machineCpu() };
+  const started = performance.now();
   await Promise.all(
     writers.map(async (db) => {
-      for (let batch = take(); batch.length > 0; batch = take()) {
+      for (let batch = prepared[next++]; batch !== undefined; batch = prepared[next++]) {
         const storedBefore = stored;
         const begun = performance.now();
         // A failed batch is sent again, as a client (or the Data API adapter) would: event_ids make that safe.
@@ -141,6 +183,13 @@ async function ingest(url: string, tools: BenchTools) {
     }),
   );
   const ended = performance.now();
+  const bench = process.cpuUsage(cpuBefore.bench);
+  const machine = machineCpu();
+  const cpu = {
+    serverUsPerInteraction: ((serverCpuMs(postmaster) - cpuBefore.server) * 1000) / tools.interactions,
+    benchUsPerInteraction: (bench.user + bench.system) / tools.interactions,
+    machineIdle: (machine.idle - cpuBefore.machine.idle) / (machine.total - cpuBefore.machine.total),
+  };
   await Promise.all(writers.map((db) => db.close()));
   const window = Math.min(Math.max(50_000, Math.round(tools.interactions / 20)), tools.interactions - mark);
   const latencies = (from: number, to: number) =>
@@ -155,7 +204,17 @@ async function ingest(url: string, tools: BenchTools) {
     late: { median: percentile(late, 0.5), p95: percentile(late, 0.95), n: late.length },
     failures,
     window,
+    cpu,
   };
+}
+
+/** Checkpoints, WAL volume and full-page images so far: what durability cost the run. */
+async function walFigures(db: Database) {
+  const [row] = await db.query<{ checkpoints: string; wal_bytes: string; wal_fpi: string }>(
+    `SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)::text AS checkpoints,
+            (SELECT wal_bytes FROM pg_stat_wal)::text AS wal_bytes, (SELECT wal_fpi FROM pg_stat_wal)::text AS wal_fpi`,
+  );
+  return { checkpoints: Number(row!.checkpoints), walBytes: Number(row!.wal_bytes), fullPageImages: Number(row!.wal_fpi) };
 }
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
@@ -181,12 +240,18 @@ export async function benchPostgres(tools: BenchTools): Promise<void> {
     await sampler.connect();
     await sampler.query('SELECT pg_stat_reset()');
     const deadlocksBefore = await deadlocks(db);
+    const walBefore = await walFigures(db);
+    // The server's own pid, first line of postmaster.pid: its processes' CPU time is read from /proc.
+    const [pidRow] = await db.query<{ postmaster: number }>(
+      "SELECT split_part(pg_read_file('postmaster.pid'), E'\\n', 1)::int AS postmaster",
+    );
     const sampling = sampleWaits(sampler);
-    const result = await ingest(server.url, tools);
+    const result = await ingest(server.url, pidRow!.postmaster, tools);
     const { waits, samples } = await sampling.stop();
     // Backends report their statistics when idle, at most once a second.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const deadlocksAfter = await deadlocks(db);
+    const walAfter = await walFigures(db);
 
     console.log(`  ${count(result.overall)} interactions/s overall; ${count(result.sustained)} interactions/s sustained from ${count(result.mark)} to ${count(tools.interactions)} stored (target >= 20,000)`);
     console.log(
@@ -194,11 +259,19 @@ export async function benchPostgres(tools: BenchTools): Promise<void> {
         ` at ${count(tools.interactions)}: median ${fmt(result.late.median)}, p95 ${fmt(result.late.p95)} (N=${result.late.n});` +
         ` p95 ratio ${(result.late.p95 / result.early.p95).toFixed(2)} (target <= 1.5; windows of ${count(result.window)} interactions)`,
     );
+    console.log(
+      `  CPU per interaction: server ${result.cpu.serverUsPerInteraction.toFixed(0)} µs, this bench's writers ${result.cpu.benchUsPerInteraction.toFixed(0)} µs;` +
+        ` the machine was ${(100 * result.cpu.machineIdle).toFixed(1)} % idle during ingest`,
+    );
+    console.log(
+      `  durability: ${walAfter.checkpoints - walBefore.checkpoints} checkpoints, ${((walAfter.walBytes - walBefore.walBytes) / 2 ** 30).toFixed(2)} GiB of WAL,` +
+        ` ${count(walAfter.fullPageImages - walBefore.fullPageImages)} full-page images`,
+    );
     console.log(`  deadlocks (pg_stat_database): ${deadlocksBefore} before, ${deadlocksAfter} after (target: unchanged); batches sent again after an error: ${result.failures}`);
     const busy = [...waits.values()].reduce((a, b) => a + b, 0);
     const top = [...waits].sort((a, b) => b[1] - a[1]).slice(0, 6);
     console.log(
-      `  what busy writers were doing (${samples} samples every 20 ms): ` +
+      `  what busy writers were doing (${samples} samples every ${SAMPLE_EVERY_MS} ms): ` +
         top.map(([wait, n]) => `${wait} ${((100 * n) / Math.max(1, busy)).toFixed(1)} %`).join(', '),
     );
     const lockWaits = [...waits].filter(([wait]) => wait.startsWith('Lock:')).reduce((a, [, n]) => a + n, 0);
