@@ -102,6 +102,27 @@ describe('POST /metrics/interaction', () => {
     expect(await headline(metrics)).toEqual(beforeMetric);
   });
 
+  it('answers a duplicate for the user of its original, even when the retry names another user', async () => {
+    const { ingest } = service({ INTERNAL_EMAIL_DOMAINS: 'sustainnet.io' });
+    // BOB is internal by an earlier interaction's email; his event carries no email of its own.
+    await ingest(post('/metrics/interaction', { user_id: BOB, interaction_type: 'signup', context: { email: 'bob@sustainnet.io' } }));
+    await ingest(post('/metrics/interaction', { event_id: 'bobs-demo', user_id: BOB, interaction_type: 'coach_call' }));
+    const stored = await countRows(db, 'interactions');
+    const retry = await ingest(
+      post('/metrics/interactions', {
+        interactions: [
+          { event_id: 'bobs-demo', user_id: ALICE, interaction_type: 'coach_call' },
+          { event_id: 'alices-own', user_id: ALICE, interaction_type: 'login' },
+        ],
+      }),
+    );
+    expect(parse(retry).results).toEqual([
+      { event_id: 'bobs-demo', status: 'duplicate', counted: false, reason: 'internal_user' },
+      { event_id: 'alices-own', status: 'recorded', counted: true, reason: null },
+    ]);
+    expect(await countRows(db, 'interactions')).toBe(stored + 1);
+  });
+
   it.each([
     ['a landing-page visit', { interaction_type: 'page_view' }, 'not_engagement'],
     ['test traffic', { interaction_type: 'login', context: { test: true } }, 'test_traffic'],
