@@ -5,6 +5,8 @@ import type { Database, SqlParams } from './port.js';
 export interface PostgresOptions {
   /** Most connections the pool opens at once. */
   maxConnections?: number;
+  /** How long to wait for a server to accept and answer a new connection: a wrong host must fail, not hang. */
+  connectTimeoutMs?: number;
 }
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
@@ -18,8 +20,14 @@ async function run<T>(client: Queryable, sql: string, params: SqlParams): Promis
  * The Database port over node-postgres: a pool for self-hosting on any PostgreSQL 16+ (`DATABASE_URL`) and for
  * the PostgreSQL 16 test bed. Every connection speaks UTC, so zone-less timestamps mean the same as on Aurora.
  */
-export function openPostgres(connectionString: string, { maxConnections = 10 }: PostgresOptions = {}): Database {
-  const pool = new pg.Pool({ connectionString, max: maxConnections, options: '-c TimeZone=UTC' });
+export function openPostgres(connectionString: string, { maxConnections = 10, connectTimeoutMs = 10_000 }: PostgresOptions = {}): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max: maxConnections,
+    // node-postgres waits forever by default: a DATABASE_URL naming a host that drops packets froze `npm start`.
+    connectionTimeoutMillis: connectTimeoutMs,
+    options: '-c TimeZone=UTC',
+  });
   // An idle pooled connection that the server drops must not crash the process: the next query reconnects.
   pool.on('error', () => {});
   const nested = (): never => {

@@ -1,4 +1,6 @@
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres } from '../../functions/db/postgres.js';
 import { json, readJson, readNumber, readTimestamp, uuid, type Database } from '../../functions/db/port.js';
 import { migratedPostgres } from '../support/postgres.js';
 
@@ -45,5 +47,20 @@ describe('the pg adapter on PostgreSQL 16', () => {
     ).rejects.toThrow('changed my mind');
     const rows = await db.query<{ n: number }>('SELECT n FROM adapter_probe ORDER BY n');
     expect(rows.map((row) => row.n)).toEqual([1, 2]);
+  });
+
+  it('gives up on a server that accepts the connection and never answers, instead of waiting forever', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const unanswered = openPostgres(`postgres://someone:secret@127.0.0.1:${port}/db`, { connectTimeoutMs: 300 });
+    try {
+      await expect(unanswered.query('SELECT 1')).rejects.toThrow(/timeout/i);
+    } finally {
+      await unanswered.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
