@@ -113,7 +113,8 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
       await Promise.all(running.splice(0).map((service) => service.close()));
       await rm(dir, { recursive: true, force: true });
     }
-  });
+    // Two PGlite starts, each zeroing its 1 GB of shared buffers (functions/db/pglite.ts): past 30 s on a loaded machine.
+  }, 60_000);
 
   it('refuses to start on a bad configuration, naming the variable', async () => {
     await expect(startLocalService({ PORT: '0', ...(await freshDatabase()), CRITICAL_DAYS: 'a week' })).rejects.toThrow(

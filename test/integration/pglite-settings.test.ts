@@ -1,0 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLocalService, type LocalService } from '../../functions/local/service.js';
+
+// Issue 10: past 128 MB of data (PGlite's default shared_buffers) each batch of 500 missed ~3,000 pages, and each new
+// WAL segment was zero-filled through the in-memory file system. `npm start` and the bench open PGlite the same way.
+
+const running: LocalService[] = [];
+const folders: string[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((service) => service.close()));
+  await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
+});
+
+async function settingsOf(dataDir: string) {
+  const service = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+  running.push(service);
+  return service.db.query<{ name: string; setting: string; unit: string | null }>(
+    `SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'wal_init_zero') ORDER BY name`,
+  );
+}
+
+describe("the local server's PGlite settings (issue 10)", () => {
+  it.each([
+    ['in memory', async () => 'memory'],
+    [
+      'in a DATA_DIR folder',
+      async () => {
+        const folder = await mkdtemp(join(tmpdir(), 'days-since-settings-'));
+        folders.push(folder);
+        return join(folder, 'data');
+      },
+    ],
+  ])('holds 1 GB of pages in memory and does not zero-fill new WAL segments, %s', async (_, dataDir) => {
+    expect(await settingsOf(await dataDir())).toEqual([
+      // 131,072 pages of 8 kB: 1 GB.
+      { name: 'shared_buffers', setting: '131072', unit: '8kB' },
+      { name: 'wal_init_zero', setting: 'off', unit: null },
+    ]);
+  }, 120_000);
+});
