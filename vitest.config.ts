@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { ENGINES } from './test/support/engines.js';
+import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
 const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack'];
@@ -20,6 +21,8 @@ export default defineConfig({
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
     maxWorkers: 2,
+    // Longest files first, so the run does not end with one worker busy and the other idle.
+    sequence: { sequencer: HeavyFirstSequencer },
     ...perProject,
     // One project per engine (`npx vitest run --project postgres` runs one alone): the test files stay engine-blind.
     projects: ENGINES.map((engine, index) => ({
