@@ -19,7 +19,8 @@ export interface Engine {
 export const ENGINES: readonly Engine[] = [
   {
     name: 'pglite',
-    open: async () => (await import('../../functions/db/pglite.js')).openPglite('memory'),
+    // The same empty cluster as openPglite('memory'), loaded from the run's dump instead of running initdb again.
+    open: async () => (await import('./pglite-template.js')).freshPglite(),
     serve: async () => ({ env: { DATA_DIR: 'memory' }, drop: async () => {} }),
   },
   {
