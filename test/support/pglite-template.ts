@@ -1,4 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { openPglite, type PgliteDatabase } from '../../functions/db/pglite.js';
 
@@ -19,4 +23,15 @@ let template: Promise<Blob> | undefined;
 export async function freshPglite(): Promise<PgliteDatabase> {
   template ??= readFile(inject('pgliteTemplate')).then((bytes) => new Blob([bytes]));
   return openPglite('memory', { loadDataDir: await template });
+}
+
+/**
+ * A new folder holding that same fresh, empty cluster, for DATA_DIR: as if a server had run initdb there and
+ * stopped before migrating. Saves each server started on it the initdb; the caller removes the folder.
+ */
+export async function folderWithFreshCluster(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  // The dump's members are absolute (/base, /global, …): tar strips the leading slash, so they land in dir.
+  await promisify(execFile)('tar', ['-xf', inject('pgliteTemplate'), '-C', dir]);
+  return dir;
 }
