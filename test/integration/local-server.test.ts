@@ -12,7 +12,7 @@ import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
-// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
+// PGlite in a folder of its own, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
 const engine = engineUnderTest();
 const freshDatabase = freshLocalDatabases(engine);
 

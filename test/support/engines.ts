@@ -21,7 +21,12 @@ export const ENGINES: readonly Engine[] = [
     name: 'pglite',
     // The same empty cluster as openPglite('memory'), loaded from the run's dump instead of running initdb again.
     open: async () => (await import('./pglite-template.js')).freshPglite(),
-    serve: async () => ({ env: { DATA_DIR: 'memory' }, drop: async () => {} }),
+    // A folder holding a fresh cluster, so the service starts without initdb (status-page and others serve from memory).
+    async serve() {
+      const [{ folderWithFreshCluster }, { rm }] = await Promise.all([import('./pglite-template.js'), import('node:fs/promises')]);
+      const dir = await folderWithFreshCluster('days-since-serve-');
+      return { env: { DATA_DIR: dir }, drop: () => rm(dir, { recursive: true, force: true }) };
+    },
   },
   {
     name: 'postgres',
