@@ -2,27 +2,27 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The files that take longest on this 2-core machine, longest first, as `project:path`. On a fresh clone vitest has
- * no timings yet, so without this list a 50-second file may start last and leave one worker running it alone.
- * Figures (seconds, quiet machine) are only for ordering; keep the longest first when they change.
+ * The files that take longest on this 2-core machine, roughly longest first, as `project:path`. On a fresh clone
+ * vitest has no timings yet, so without this list a 30-second file may start last and leave one worker running it
+ * alone. Only the order matters: add a file here when it becomes one of the slow ones.
  */
 const HEAVY = [
-  'pglite:test/integration/data-dir-lock.test.ts', // 50
-  'pglite:test/integration/status-page.test.ts', // 36
-  'pglite:test/integration/clean-stop.test.ts', // 33
-  'pglite:test/integration/traffic-order.test.ts', // 33
-  'pglite:test/integration/local-server.test.ts', // 29
-  'pglite:test/unit/migrate.test.ts', // 26
-  'pglite:test/integration/local-loop.test.ts', // 25
-  'pglite:test/integration/migration-007.test.ts', // 17
-  'pglite:test/infra/bundles.test.ts', // 17
-  'pglite:test/integration/hostile-input.test.ts', // 15
-  'pglite:test/integration/snapshot-exact.test.ts', // 15
+  'pglite:test/integration/traffic-order.test.ts',
+  'pglite:test/integration/data-dir-lock.test.ts',
+  'pglite:test/integration/status-page.test.ts',
+  'pglite:test/integration/clean-stop.test.ts',
+  'pglite:test/integration/local-server.test.ts',
+  'pglite:test/integration/local-loop.test.ts',
+  'pglite:test/infra/bundles.test.ts',
+  'pglite:test/unit/migrate.test.ts',
   'pglite:test/integration/concurrent-writers.test.ts',
   'pglite:test/infra/nag.test.ts',
-  'pglite:test/infra/migrate-handler.test.ts',
+  'pglite:test/integration/hostile-input.test.ts',
+  'pglite:test/integration/snapshot-exact.test.ts',
   'pglite:test/infra/openapi.test.ts',
   'pglite:test/infra/template.test.ts',
+  'pglite:test/integration/migration-007.test.ts',
+  'pglite:test/infra/migrate-handler.test.ts',
   'postgres:test/integration/local-server.test.ts',
 ];
 
