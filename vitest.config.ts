@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { ENGINES } from './test/support/engines.js';
+import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
 const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack'];
@@ -10,8 +11,12 @@ const suites = (names: string[]) => names.map((name) => `test/integration/${name
 const perProject = {
   testTimeout: 30_000,
   hookTimeout: 60_000,
-  // The Lambdas run Node 24; the SDK's warning about this machine's Node 20 is noise in test output.
-  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  env: {
+    // The Lambdas run Node 24; the SDK's warning about this machine's Node 20 is noise in test output.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // Servers the tests start as processes inherit it: see TEST_SHARED_BUFFERS in test/support/pglite-template.ts.
+    PGLITE_SHARED_BUFFERS: '128MB',
+  },
 };
 
 export default defineConfig({
@@ -20,6 +25,8 @@ export default defineConfig({
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
     maxWorkers: 2,
+    // Longest files first, so the run does not end with one worker busy and the other idle.
+    sequence: { sequencer: HeavyFirstSequencer },
     ...perProject,
     // One project per engine (`npx vitest run --project postgres` runs one alone): the test files stay engine-blind.
     projects: ENGINES.map((engine, index) => ({

@@ -45,12 +45,25 @@ export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
 
 /**
  * Embedded PostgreSQL for the local run and the tests. `dataDir` is a folder to persist in,
- * or `memory` for a throwaway database.
+ * or `memory` for a throwaway database. `loadDataDir` (PGlite's dumpDataDir) starts from that cluster instead of
+ * running initdb, which costs seconds of WebAssembly each time: the tests boot one fresh cluster many times.
  */
-export async function openPglite(dataDir = 'memory'): Promise<PgliteDatabase> {
-  const settings = Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+export interface PgliteOptions {
+  /** A cluster saved with PGlite's dumpDataDir to start from instead of running initdb. */
+  loadDataDir?: Blob;
+  /** PostgreSQL's shared_buffers: how much of the database PGlite keeps in memory (default PGLITE_SETTINGS'). */
+  sharedBuffers?: string;
+}
+
+export async function openPglite(dataDir = 'memory', { loadDataDir, sharedBuffers }: PgliteOptions = {}): Promise<PgliteDatabase> {
+  const settings = Object.entries({ ...PGLITE_SETTINGS, ...(sharedBuffers ? { shared_buffers: sharedBuffers } : {}) }).flatMap(
+    ([name, value]) => ['-c', `${name}=${value}`],
+  );
   // startParams replaces PGlite's own defaults (single-user mode, no parallel workers...): keep them, add ours.
-  const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, { startParams: [...PGlite.defaultStartParams, ...settings] });
+  const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, {
+    loadDataDir,
+    startParams: [...PGlite.defaultStartParams, ...settings],
+  });
   // Same zone as Aurora's default, so zone-less timestamps mean UTC on both adapters.
   await pg.exec("SET TIME ZONE 'UTC'");
   const statistics = statisticsKeeper(pg);

@@ -22,15 +22,15 @@ export interface LocalDatabase {
  * The database `npm start` serves from, migrated: PostgreSQL at DATABASE_URL when it is set, otherwise
  * embedded PGlite in `dataDir` (a folder, or `memory`).
  */
-export async function openLocalDatabase(env: Env, dataDir: string): Promise<LocalDatabase> {
+export async function openLocalDatabase(env: Env, dataDir: string, sharedBuffers?: string): Promise<LocalDatabase> {
   const url = env.DATABASE_URL?.trim();
-  return url ? openServer(url, env.DATA_DIR?.trim() ? ' (DATA_DIR is ignored)' : '') : openEmbedded(dataDir);
+  return url ? openServer(url, env.DATA_DIR?.trim() ? ' (DATA_DIR is ignored)' : '') : openEmbedded(dataDir, sharedBuffers);
 }
 
-async function openEmbedded(dataDir: string): Promise<LocalDatabase> {
+async function openEmbedded(dataDir: string, sharedBuffers: string | undefined): Promise<LocalDatabase> {
   // One server per folder: a second PGlite on the same files destroys the database. Released when the database closes.
   const lock = dataDir === 'memory' ? null : await lockDataDir(dataDir);
-  const pglite = await openPglite(dataDir).catch(async (error: unknown) => {
+  const pglite = await openPglite(dataDir, { sharedBuffers }).catch(async (error: unknown) => {
     await lock?.release();
     throw error;
   });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { loadConfig, numberFromEnv, type Config } from '../core/config.js';
+import { ConfigError, loadConfig, numberFromEnv, type Config } from '../core/config.js';
 import { openApiDocument } from '../core/openapi.js';
+import { PGLITE_SETTINGS } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { handler as health } from '../handlers/health.js';
 import { jsonResult } from '../handlers/http.js';
@@ -24,16 +25,29 @@ export interface LocalSettings {
   host: string;
   port: number;
   dataDir: string;
+  /** PGlite's shared_buffers, as PostgreSQL writes sizes ("1GB", "256MB"). */
+  pgliteSharedBuffers: string;
   apiKey: string | undefined;
 }
+
+/** A size as PostgreSQL reads it: a whole number and a unit. */
+const POSTGRES_SIZE = /^[1-9][0-9]*(kB|MB|GB)$/;
 
 export function loadLocalSettings(env: Env): LocalSettings {
   return {
     host: env.HOST?.trim() || '127.0.0.1',
     port: numberFromEnv(env, 'PORT', 9001, { integer: true }),
     dataDir: env.DATA_DIR?.trim() || './.data',
+    pgliteSharedBuffers: sizeFromEnv(env, 'PGLITE_SHARED_BUFFERS', PGLITE_SETTINGS.shared_buffers!),
     apiKey: env.API_KEY?.trim() || undefined,
   };
+}
+
+function sizeFromEnv(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!POSTGRES_SIZE.test(raw)) throw new ConfigError(name, `must be a size such as 256MB or 1GB, got "${raw}"`);
+  return raw;
 }
 
 export interface LocalService {
@@ -59,7 +73,7 @@ export async function startLocalService(
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
   // PGlite's folder is locked inside: its close() releases the lock.
-  const { db, describe: database } = await openLocalDatabase(env, settings.dataDir);
+  const { db, describe: database } = await openLocalDatabase(env, settings.dataDir, settings.pgliteSharedBuffers);
   const closeDb = () => db.close();
   const deps: ServiceDeps = {
     db,

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
 import { DatabaseUnavailableError } from '../../functions/db/port.js';
 import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import { createMigrateHandler, DEPLOY_RETRY, migrationsDigest } from '../../functions/handlers/migrate.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { MIGRATION_TIMEOUT } from '../../lib/migrations.js';
+import { freshPglite } from '../support/pglite-template.js';
 
 const quiet = { info: () => {} };
 
@@ -31,7 +31,7 @@ async function migratorOverDataApi(retry: RetryPolicy) {
 
 describe('the deploy-time migration handler', () => {
   it('applies sql/ with the same runner as the local run, then finds nothing left to do', async () => {
-    const db = await openPglite('memory');
+    const db = await freshPglite();
     const migrations = await loadMigrations(SQL_DIR);
     const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: migrationsDigest(migrations), log: quiet });
     const names = migrations.map((m) => m.name);
@@ -43,7 +43,7 @@ describe('the deploy-time migration handler', () => {
   });
 
   it('applies nothing when sql/ is not the one the deployment was synthesized from', async () => {
-    const db = await openPglite('memory');
+    const db = await freshPglite();
     const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: '0'.repeat(64), log: quiet });
     await expect(migrateNow()).rejects.toThrow(/^the migrations bundled here \(sha256 [0-9a-f]{64}\) are not the ones/);
     expect(await db.query("SELECT to_regclass('schema_migrations') AS t")).toEqual([{ t: null }]);

@@ -6,6 +6,7 @@ import { openApiDocument, requestModelSchema } from '../../functions/core/openap
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService } from '../../functions/local/service.js';
 import { PROJECT_ROOT } from '../../lib/bundling.js';
+import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
 
 type Json = Record<string, any>;
 
@@ -73,7 +74,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes what the handlers really answer: every field they send, of its documented type, none missing', async () => {
-    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
     try {
       const call = async (method: string, path: string, body?: unknown) => {
         const response = await fetch(`${service.url}${path}`, {
@@ -146,7 +147,7 @@ describe('where the document is served', () => {
 
   it('the local service answers GET /openapi.json with it, without an API key', async () => {
     const service = await startLocalService(
-      { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', API_KEY: 'local-secret' },
+      { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', API_KEY: 'local-secret', ...TEST_PGLITE_ENV },
       { print: () => {} },
     );
     try {

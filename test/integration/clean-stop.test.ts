@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
+import { folderWithFreshCluster, TEST_PGLITE_ENV } from '../support/pglite-template.js';
 import { isRunning, startServerProcess, type RunningServer } from '../support/processes.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -40,7 +39,8 @@ function halfSentRequest(url: string, eventId: string) {
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (signal) => {
   it('answers every request in flight in full, stops the whole process tree, exits 0, and the folder opens again', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'i12-stop-'));
+    // Already initialised, so the server starts without initdb: the stop is what this is about.
+    const dir = await folderWithFreshCluster('i12-stop-');
     folders.push(dir);
     const npm = startServerProcess('npm', { DATA_DIR: dir });
     started.push(npm);
@@ -63,7 +63,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (s
     expect(await npm.exit).toEqual({ code: 0, signal: null });
     for (const pid of tree) expect(isRunning(pid)).toBe(false);
 
-    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
     try {
       expect(await countRows(next.db, 'interactions')).toBe(4);
     } finally {

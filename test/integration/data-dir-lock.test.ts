@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirInUseError, lockDataDir } from '../../functions/local/data-dir-lock.js';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
+import { folderWithFreshCluster, TEST_PGLITE_ENV } from '../support/pglite-template.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -15,6 +16,13 @@ const servers: RunningServer[] = [];
 
 async function folder() {
   const dir = await mkdtemp(join(tmpdir(), 'i12-lock-'));
+  folders.push(dir);
+  return dir;
+}
+
+/** A folder a server has already initialised (no initdb on start), for the cases that are not about a new folder. */
+async function initialisedFolder() {
+  const dir = await folderWithFreshCluster('i12-lock-');
   folders.push(dir);
   return dir;
 }
@@ -41,8 +49,8 @@ async function serving(starts: RunningServer[]) {
 
 describe('one server per data folder', () => {
   it('a second server on a folder in use exits non-zero, naming the folder and the pid holding it', async () => {
-    const dir = await folder();
-    const first = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    const dir = await initialisedFolder();
+    const first = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
     try {
       const second = serve(dir);
       const { code } = await second.exit;
@@ -56,7 +64,7 @@ describe('one server per data folder', () => {
   }, 120_000);
 
   it('after kill -9 of the holder, the next start works and every acknowledged event is still there', async () => {
-    const dir = await folder();
+    const dir = await initialisedFolder();
     const killed = serve(dir);
     const url = await killed.url;
     let acknowledged = 0;
@@ -68,7 +76,7 @@ describe('one server per data folder', () => {
     }
     killed.child.kill('SIGKILL');
     await killed.exit;
-    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
     try {
       expect(acknowledged).toBe(100);
       expect(await countRows(next.db, 'interactions')).toBe(acknowledged);

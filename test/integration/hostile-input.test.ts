@@ -7,6 +7,7 @@ import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import type { ApiEvent } from '../../functions/handlers/http.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { countRows, databaseEmptiedForEachTest, post, testDeps } from '../support/harness.js';
+import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
 
 const ALICE = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const db = databaseEmptiedForEachTest();
@@ -116,7 +117,7 @@ describe('Content-Encoding', () => {
 describe('the local server over a real socket', () => {
   let service: LocalService;
   beforeAll(async () => {
-    service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
   }, 120_000);
   afterAll(async () => {
     await service?.close();

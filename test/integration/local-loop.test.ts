@@ -7,7 +7,7 @@ import { freshLocalDatabases, testClock, testDeps } from '../support/harness.js'
 import { databaseAndSlack, startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
 
 const USER = '11111111-1111-4111-8111-111111111111';
-// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL, by this file's engine.
+// PGlite in a folder of its own, or a fresh PostgreSQL 16 database at DATABASE_URL, by this file's engine.
 const freshDatabase = freshLocalDatabases();
 const headlines = (slack: SlackStandIn) => slack.received.map((received) => received.body.text.split('\n')[0]);
 

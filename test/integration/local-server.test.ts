@@ -9,10 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
+import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
-// PGlite in memory, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
+// PGlite in a folder of its own, or a fresh PostgreSQL 16 database at DATABASE_URL: the same tests hold on both.
 const engine = engineUnderTest();
 const freshDatabase = freshLocalDatabases(engine);
 
@@ -101,7 +102,7 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
 
   it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'days-since-'));
-    const where = engine.name === 'pglite' ? { DATA_DIR: dir } : await freshDatabase();
+    const where = engine.name === 'pglite' ? { DATA_DIR: dir, ...TEST_PGLITE_ENV } : await freshDatabase();
     try {
       const first = await startLocalService({ PORT: '0', ...where });
       await postJson(`${first.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' });
@@ -113,7 +114,7 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
       await Promise.all(running.splice(0).map((service) => service.close()));
       await rm(dir, { recursive: true, force: true });
     }
-    // Two PGlite starts, each zeroing its 1 GB of shared buffers (functions/db/pglite.ts): past 30 s on a loaded machine.
+    // Two PGlite starts, one of them running initdb in a new folder: past 30 s on a loaded machine.
   }, 60_000);
 
   it('refuses to start on a bad configuration, naming the variable', async () => {

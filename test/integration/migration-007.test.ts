@@ -6,12 +6,12 @@ import { recordInteractions } from '../../functions/db/interactions.js';
 import { readHeadline, readPulse } from '../../functions/db/metrics.js';
 import { readMilestoneProgress } from '../../functions/db/milestones.js';
 import { loadMigrations, migrate } from '../../functions/db/migrate.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import { json, type Database } from '../../functions/db/port.js';
 import { openPostgres } from '../../functions/db/postgres.js';
 import { SQL_DIR } from '../../functions/local/service.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { expectRollupsToEqualRecount } from '../support/recount.js';
+import { freshPglite } from '../support/pglite-template.js';
 
 // sql/007 reshapes the counters into shards and drops users.email_domains: a database that already holds data
 // recorded under 001-006 (a PGlite data folder, an Aurora cluster) must come out of it with the same numbers.
@@ -50,7 +50,7 @@ const reads = async (db: Database) => ({
 });
 
 describe.each([
-  ['PGlite', async () => ({ db: await openPglite('memory'), drop: async () => {} })],
+  ['PGlite', async () => ({ db: await freshPglite(), drop: async () => {} })],
   ['PostgreSQL 16', async () => {
     const { url, drop } = await createTestDatabase();
     return { db: openPostgres(url), drop };

@@ -14,8 +14,8 @@ afterEach(async () => {
   await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
 });
 
-async function settingsOf(dataDir: string) {
-  const service = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+async function settingsOf(dataDir: string, env: Record<string, string> = {}) {
+  const service = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0', ...env }, { print: () => {} });
   running.push(service);
   return service.db.query<{ name: string; setting: string; unit: string | null }>(
     `SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'wal_init_zero') ORDER BY name`,
@@ -40,4 +40,14 @@ describe("the local server's PGlite settings (issue 10)", () => {
       { name: 'wal_init_zero', setting: 'off', unit: null },
     ]);
   }, 120_000);
+
+  it('keeps as much as PGLITE_SHARED_BUFFERS says, for a smaller machine', async () => {
+    expect(await settingsOf('memory', { PGLITE_SHARED_BUFFERS: '256MB' })).toContainEqual({ name: 'shared_buffers', setting: '32768', unit: '8kB' });
+  });
+
+  it('refuses a size PostgreSQL would not read, naming the variable, before opening anything', async () => {
+    await expect(settingsOf('memory', { PGLITE_SHARED_BUFFERS: 'lots' })).rejects.toThrow(
+      'PGLITE_SHARED_BUFFERS must be a size such as 256MB or 1GB, got "lots"',
+    );
+  });
 });

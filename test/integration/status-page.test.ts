@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
+import { folderWithFreshCluster, TEST_PGLITE_ENV } from '../support/pglite-template.js';
 
 // Debian's Chromium, never a browser downloaded by a test tool (.ci/run installs it).
 const CHROMIUM = '/usr/bin/chromium';
@@ -13,6 +14,7 @@ const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 
 let browser: Browser;
 const running: LocalService[] = [];
+const folders: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
@@ -29,13 +31,16 @@ afterAll(async () => {
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((service) => service.close()));
+  await Promise.all(folders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** The local service on an in-memory database, on a clock the test moves. */
+/** The local service on a fresh database (a folder holding a fresh cluster: no initdb), on a clock the test moves. */
 async function start(startAt: string, env: Record<string, string> = {}) {
   let now = new Date(startAt);
+  const dir = await folderWithFreshCluster('days-since-page-');
+  folders.push(dir);
   const service = await startLocalService(
-    { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', INTERNAL_EMAIL_DOMAINS: 'team.example', ...env },
+    { PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', INTERNAL_EMAIL_DOMAINS: 'team.example', ...TEST_PGLITE_ENV, ...env },
     { now: () => new Date(now) },
   );
   running.push(service);

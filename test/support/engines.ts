@@ -19,8 +19,14 @@ export interface Engine {
 export const ENGINES: readonly Engine[] = [
   {
     name: 'pglite',
-    open: async () => (await import('../../functions/db/pglite.js')).openPglite('memory'),
-    serve: async () => ({ env: { DATA_DIR: 'memory' }, drop: async () => {} }),
+    // The same empty cluster as openPglite('memory'), loaded from the run's dump instead of running initdb again.
+    open: async () => (await import('./pglite-template.js')).freshPglite(),
+    // A folder holding a fresh cluster, so the service starts without initdb (status-page and others serve from memory).
+    async serve() {
+      const [{ folderWithFreshCluster, TEST_PGLITE_ENV }, { rm }] = await Promise.all([import('./pglite-template.js'), import('node:fs/promises')]);
+      const dir = await folderWithFreshCluster('days-since-serve-');
+      return { env: { DATA_DIR: dir, ...TEST_PGLITE_ENV }, drop: () => rm(dir, { recursive: true, force: true }) };
+    },
   },
   {
     name: 'postgres',

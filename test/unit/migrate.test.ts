@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installedAt, loadMigrations, migrate, splitStatements } from '../../functions/db/migrate.js';
-import { openPglite } from '../../functions/db/pglite.js';
 import { readNumber } from '../../functions/db/port.js';
 import { openPostgres } from '../../functions/db/postgres.js';
 import { SQL_DIR } from '../../functions/local/service.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { freshPglite } from '../support/pglite-template.js';
 
 describe('splitStatements', () => {
   it('splits on semicolons outside quotes, comments and dollar-quoted bodies', () => {
@@ -27,7 +27,7 @@ CREATE TABLE "odd;name" (id int);
 
 describe('migrate', () => {
   it('applies sql/ in order once, records it, and is a no-op the second time', async () => {
-    const db = await openPglite('memory');
+    const db = await freshPglite();
     const migrations = await loadMigrations(SQL_DIR);
     expect(migrations.map((m) => m.name).slice(0, 2)).toEqual(['001_interactions.sql', '002_real_activity_rollups.sql']);
     const first = await migrate(db, migrations);
@@ -39,7 +39,7 @@ describe('migrate', () => {
   });
 
   it('refuses a migration that was edited after it was applied', async () => {
-    const db = await openPglite('memory');
+    const db = await freshPglite();
     await migrate(db, [{ name: '001_a.sql', sql: 'CREATE TABLE a (id int);' }]);
     await expect(migrate(db, [{ name: '001_a.sql', sql: 'CREATE TABLE a (id bigint);' }])).rejects.toThrow(
       'migration 001_a.sql was changed after it was applied: add a new migration instead',
@@ -48,7 +48,7 @@ describe('migrate', () => {
   });
 
   it('leaves nothing of a migration that fails half way, and keeps the ones before it', async () => {
-    const db = await openPglite('memory');
+    const db = await freshPglite();
     const report = migrate(db, [
       { name: '001_a.sql', sql: 'CREATE TABLE a (id int);' },
       { name: '002_b.sql', sql: 'CREATE TABLE b (id int); INSERT INTO nowhere VALUES (1);' },
