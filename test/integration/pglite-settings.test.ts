@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
+import { folderWithFreshCluster } from '../support/pglite-template.js';
 
 // Issue 10: past 128 MB of data (PGlite's default shared_buffers) each batch of 500 missed ~3,000 pages, and each new
 // WAL segment was zero-filled through the in-memory file system. `npm start` and the bench open PGlite the same way.
@@ -23,27 +22,23 @@ async function settingsOf(dataDir: string, env: Record<string, string> = {}) {
 }
 
 describe("the local server's PGlite settings (issue 10)", () => {
-  it.each([
-    ['in memory', async () => 'memory'],
-    [
-      'in a DATA_DIR folder',
-      async () => {
-        const folder = await mkdtemp(join(tmpdir(), 'days-since-settings-'));
-        folders.push(folder);
-        return join(folder, 'data');
-      },
-    ],
-  ])('holds 1 GB of pages in memory and does not zero-fill new WAL segments, %s', async (_, dataDir) => {
-    expect(await settingsOf(await dataDir())).toEqual([
+  // A folder that already holds a fresh cluster: the settings are the start's, and initdb's seconds are saved.
+  it('holds 1 GB of pages in memory and does not zero-fill new WAL segments, by default', async () => {
+    const folder = await folderWithFreshCluster('days-since-settings-');
+    folders.push(folder);
+    expect(await settingsOf(folder)).toEqual([
       // 131,072 pages of 8 kB: 1 GB.
       { name: 'shared_buffers', setting: '131072', unit: '8kB' },
       { name: 'wal_init_zero', setting: 'off', unit: null },
     ]);
   }, 120_000);
 
-  it('keeps as much as PGLITE_SHARED_BUFFERS says, for a smaller machine', async () => {
-    expect(await settingsOf('memory', { PGLITE_SHARED_BUFFERS: '256MB' })).toContainEqual({ name: 'shared_buffers', setting: '32768', unit: '8kB' });
-  });
+  it('keeps as much as PGLITE_SHARED_BUFFERS says, for a smaller machine, and the same settings in memory', async () => {
+    expect(await settingsOf('memory', { PGLITE_SHARED_BUFFERS: '256MB' })).toEqual([
+      { name: 'shared_buffers', setting: '32768', unit: '8kB' },
+      { name: 'wal_init_zero', setting: 'off', unit: null },
+    ]);
+  }, 120_000);
 
   it('refuses a size PostgreSQL would not read, naming the variable, before opening anything', async () => {
     await expect(settingsOf('memory', { PGLITE_SHARED_BUFFERS: 'lots' })).rejects.toThrow(
