@@ -9,6 +9,10 @@ const LOCAL_SERVICE_SUITES = ['local-server', 'local-loop'];
 const suites = (names: string[]) => names.map((name) => `test/integration/${name}.test.ts`);
 
 const perProject = {
+  // Files share their worker's loaded modules (aws-cdk-lib, PGlite's WebAssembly, the AWS SDK) instead of each
+  // loading them again: 4 min 19 s became 3 min 15 s. No test file keeps state in a module it shares: none uses
+  // vi.mock or fake timers, and each AWS SDK client mock is restored after its file.
+  isolate: false,
   testTimeout: 30_000,
   hookTimeout: 60_000,
   env: {

@@ -24,6 +24,8 @@ const SHORT_PAUSE_MS = 500;
 const LONG_PAUSE_MS = 60_000;
 
 const cloudWatch = mockClient(CloudWatchClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => cloudWatch.restore());
 const NAMESPACE = 'SN1MA';
 const user = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
 

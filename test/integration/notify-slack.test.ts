@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
 import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
@@ -23,6 +23,8 @@ const ENV = {
 const USER = '11111111-1111-4111-8111-111111111111';
 
 const secrets = mockClient(SecretsManagerClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => secrets.restore());
 const shared = databaseAndSlack();
 beforeEach(() => {
   secrets.reset();

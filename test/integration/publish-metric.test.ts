@@ -11,6 +11,8 @@ import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
 import { capturingLog, emptyDatabase, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
 
 const cloudWatch = mockClient(CloudWatchClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => cloudWatch.restore());
 let db: Database;
 beforeAll(async () => {
   db = await migratedDatabase();

@@ -13,6 +13,8 @@ import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
 import { capturingLog, emptyDatabase, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
 
 const cloudWatch = mockClient(CloudWatchClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => cloudWatch.restore());
 const NAMESPACE = 'SN1MA';
 const BASELINE_DATE = '2026-02-01';
 const START = '2026-03-01T00:00:00Z';

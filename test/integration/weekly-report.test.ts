@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
 import type { SlackPoster } from '../../functions/aws/slack-webhook.js';
 import { recordAnnouncement } from '../../functions/db/alerts.js';
@@ -16,6 +16,8 @@ const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-sl
 const ENV = { BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ARN: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
 
 const secrets = mockClient(SecretsManagerClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => secrets.restore());
 const shared = databaseAndSlack();
 beforeEach(() => {
   secrets.reset();

@@ -6,7 +6,7 @@ import {
   RollbackTransactionCommand,
 } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dataApiDatabase, RETRY_AFTER_SECONDS, UnreadableResultError, type RetryPolicy } from '../../functions/db/data-api.js';
 import { DatabaseUnavailableError, json, uuid } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
@@ -19,6 +19,8 @@ const TARGET = {
 };
 
 const rds = mockClient(RDSDataClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => rds.restore());
 afterEach(() => rds.reset());
 
 /** A retry policy on a clock the test controls: sleeping advances it. */

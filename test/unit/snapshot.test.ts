@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SNAPSHOT_KEY, snapshotTable } from '../../functions/aws/snapshot-table.js';
 import { loadConfig } from '../../functions/core/config.js';
 import { DAY_MS } from '../../functions/core/metric.js';
@@ -82,6 +82,7 @@ describe('freshness', () => {
 
 describe('the DynamoDB snapshot table', () => {
   const dynamo = mockClient(DynamoDBClient);
+  afterAll(() => dynamo.restore());
   const table = snapshotTable(new DynamoDBClient({}), 'SnapshotTable');
   beforeEach(() => dynamo.reset());
 

@@ -1,9 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_NOT_CONNECTED, webhookFromSecret, webhookUrlFrom, WebhookUrlError } from '../../functions/aws/webhook-secret.js';
 
 const secrets = mockClient(SecretsManagerClient);
+// The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
+afterAll(() => secrets.restore());
 afterEach(() => secrets.reset());
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:days-since-slack-webhook-AbCdEf';
