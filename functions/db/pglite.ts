@@ -24,7 +24,8 @@ export interface PgliteDatabase extends Database {
 }
 
 /**
- * PostgreSQL settings every PGlite here starts with: the local server, the bench and the tests alike.
+ * PostgreSQL settings every PGlite here starts with: the local server, the bench and the tests (which ask for 128 MB of
+ * shared buffers instead: test/support/pglite-template.ts).
  *
  * - shared_buffers: PGlite's default, 128 MB, is a fifth of what the backfill bench touches at 1,000,000 stored
  *   (its random-key indexes alone are about 390 MB). Past 128 MB every batch of 500 missed about 3,000 pages and
