@@ -13,8 +13,9 @@ import { createTestDatabase } from '../support/postgres.js';
 import { expectRollupsToEqualRecount } from '../support/recount.js';
 import { freshPglite } from '../support/pglite-template.js';
 
-// sql/007 reshapes the counters into shards and drops users.email_domains: a database that already holds data
-// recorded under 001-006 (a PGlite data folder, an Aurora cluster) must come out of it with the same numbers.
+// Migrations that change how the counters are kept, run on a database that already holds data (a PGlite data
+// folder, an Aurora cluster): it must come out of each with the same numbers, and record on as a fresh one does.
+// sql/007 reshapes the counters into shards and drops users.email_domains.
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const config = loadConfig({ INTERNAL_EMAIL_DOMAINS: 'team.example', INTERNAL_USER_IDS: '00000000-0000-4000-8000-000000000003' });
@@ -49,33 +50,41 @@ const reads = async (db: Database) => ({
   milestones: await readMilestoneProgress(db, config.internal, config.milestones, NOW),
 });
 
-describe.each([
+const ENGINES: Array<[string, () => Promise<{ db: Database; drop: () => Promise<void> }>]> = [
   ['PGlite', async () => ({ db: await freshPglite(), drop: async () => {} })],
   ['PostgreSQL 16', async () => {
     const { url, drop } = await createTestDatabase();
     return { db: openPostgres(url), drop };
   }],
-])('migrating a database recorded under 001-006 to 007 on %s', (_engine, open) => {
-  let older: Database;
-  let fresh: Database;
-  let drops: Array<() => Promise<void>>;
+];
+
+/** For each test of the block: `older` migrated up to the migration named `cut` (not included), `fresh` through all. */
+function olderAndFresh(open: (typeof ENGINES)[number][1], cut: string) {
+  const dbs = {} as { older: Database; fresh: Database };
+  let drops: Array<() => Promise<void>> = [];
   beforeAll(async () => {
     const migrations = await loadMigrations(SQL_DIR);
     const a = await open();
     const b = await open();
-    older = a.db;
-    fresh = b.db;
+    dbs.older = a.db;
+    dbs.fresh = b.db;
     drops = [a.drop, b.drop];
-    await migrate(older, migrations.filter((migration) => migration.name < '007_'));
-    await migrate(fresh, migrations);
+    await migrate(dbs.older, migrations.filter((migration) => migration.name < cut));
+    await migrate(dbs.fresh, migrations);
   }, 180_000);
   afterAll(async () => {
-    await older?.close();
-    await fresh?.close();
-    for (const drop of drops ?? []) await drop();
+    await dbs.older?.close();
+    await dbs.fresh?.close();
+    for (const drop of drops) await drop();
   });
+  return dbs;
+}
+
+describe.each(ENGINES)('migrating a database recorded under 001-006 to 007 on %s', (_engine, open) => {
+  const dbs = olderAndFresh(open, '007_');
 
   it('keeps every count, moves every email domain, and records on as a fresh database does', async () => {
+    const { older, fresh } = dbs;
     const before = traffic(600, 0);
     const after = traffic(400, 600);
     // Recorded as the code of that time did, through sql/005's function.
@@ -95,6 +104,31 @@ describe.each([
     await older.query("DELETE FROM user_email_domains WHERE email_domain = 'team.example' AND user_id = :u::uuid", { u: user(5) });
     expect(await reads(older)).toEqual(was);
 
+    for (let i = 0; i < after.length; i += 200) await recordInteractions(older, after.slice(i, i + 200), config.internal.emailDomains);
+    for (let i = 0; i < 1000; i += 200) await recordInteractions(fresh, [...before, ...after].slice(i, i + 200), config.internal.emailDomains);
+    await expectRollupsToEqualRecount(older);
+    expect(await reads(older)).toEqual(await reads(fresh));
+  });
+});
+
+// sql/010 drops the triggers that kept the counters on insert and counts in the recording statement instead: counts
+// taken by the triggers before it and by the statement after it must add up to a recount, as on a fresh database.
+describe.each(ENGINES)('migrating a database recorded under 007-009 to 010 on %s', (_engine, open) => {
+  const dbs = olderAndFresh(open, '010_');
+
+  it('keeps every count and counts on as a fresh database does', async () => {
+    const { older, fresh } = dbs;
+    const before = traffic(600, 0);
+    const after = traffic(400, 600);
+    for (let i = 0; i < before.length; i += 200) await recordInteractions(older, before.slice(i, i + 200), config.internal.emailDomains);
+    expect(await older.query("SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgname LIKE '%added'")).toEqual([{ triggers: 3 }]);
+    const was = await reads(older);
+
+    await migrate(older, await loadMigrations(SQL_DIR));
+    expect(await older.query("SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgname LIKE '%added'")).toEqual([{ triggers: 0 }]);
+    expect(await reads(older)).toEqual(was);
+
+    // Returning users, new users, and interactions older than a user's first day (their first day moves earlier).
     for (let i = 0; i < after.length; i += 200) await recordInteractions(older, after.slice(i, i + 200), config.internal.emailDomains);
     for (let i = 0; i < 1000; i += 200) await recordInteractions(fresh, [...before, ...after].slice(i, i + 200), config.internal.emailDomains);
     await expectRollupsToEqualRecount(older);
