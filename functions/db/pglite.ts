@@ -25,7 +25,7 @@ export interface PgliteDatabase extends Database {
 
 /**
  * PostgreSQL settings every PGlite here starts with: the local server, the bench and the tests (which ask for 128 MB of
- * shared buffers instead: test/support/pglite-template.ts).
+ * shared buffers instead: TEST_SHARED_BUFFERS in test/support/engines.ts).
  *
  * - shared_buffers: PGlite's default, 128 MB, is a fifth of what the backfill bench touches at 1,000,000 stored
  *   (its random-key indexes alone are about 390 MB). Past 128 MB every batch of 500 missed about 3,000 pages and
@@ -36,8 +36,8 @@ export interface PgliteDatabase extends Database {
  *   from the start (PGlite zeroes it: about +1 GB resident and a few seconds more to open).
  * - wal_init_zero: each new 16 MB WAL segment was first written full of zeros, 8 KB at a time; in memory that grew
  *   the file by an eighth per step, copying it each time: 8 % of the server's CPU in the backfill bench, in pauses
- *   of a few hundred milliseconds. PGlite never checkpoints on its own, so it makes a new segment every ~8,000
- *   interactions. Zero-filling only helps on copy-on-write file systems, and PGlite runs with fsync off anyway.
+ *   of a few hundred milliseconds. PGlite never checkpoints on its own, so before the statistics keeper checkpointed
+ *   it made a new segment every ~8,000 interactions. Zero-filling only helps on copy-on-write file systems, and PGlite runs with fsync off anyway.
  * - full_page_writes: after each checkpoint (the statistics keeper's, every 64 MB of WAL) the first change to a page
  *   logged the whole 8 kB page. At 1,000,000 stored the backfill's changes land on pages all over its indexes, so
  *   WAL rose to about 20 kB per interaction and brought a checkpoint every ~3,300 interactions: 301 in one run to
