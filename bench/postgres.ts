@@ -17,6 +17,7 @@ import { json, type Database } from '../functions/db/port.js';
 import { openPostgres } from '../functions/db/postgres.js';
 import { SQL_DIR } from '../functions/local/service.js';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
+import { latencyWindow, quantile } from './figures.js';
 import { history, TEAM_SIZE, usersFor } from './history.js';
 
 const WRITERS = 8;
@@ -73,7 +74,6 @@ function startPostgres() {
   });
 }
 
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 interface Batch {
   storedBefore: number;
@@ -210,17 +210,17 @@ async function ingest(url: string, postmaster: number, tools: BenchTools) {
     machineIdle: (machine.idle - cpuBefore.machine.idle) / (machine.total - cpuBefore.machine.total),
   };
   await Promise.all(writers.map((db) => db.close()));
-  const window = Math.min(Math.max(50_000, Math.round(tools.interactions / 20)), tools.interactions - mark);
+  const window = latencyWindow(tools.interactions, mark);
   const latencies = (from: number, to: number) =>
-    batches.filter((b) => b.storedBefore >= from && b.storedBefore < to).map((b) => b.ms).sort((a, b) => a - b);
+    batches.filter((b) => b.storedBefore >= from && b.storedBefore < to).map((b) => b.ms);
   const early = latencies(mark, mark + window);
   const late = latencies(tools.interactions - window, tools.interactions);
   return {
     overall: tools.interactions / ((ended - started) / 1000),
     sustained: fromMark === null ? NaN : (tools.interactions - mark) / ((ended - fromMark) / 1000),
     mark,
-    early: { median: percentile(early, 0.5), p95: percentile(early, 0.95), n: early.length },
-    late: { median: percentile(late, 0.5), p95: percentile(late, 0.95), n: late.length },
+    early: { median: quantile(early, 0.5), p95: quantile(early, 0.95), n: early.length },
+    late: { median: quantile(late, 0.5), p95: quantile(late, 0.95), n: late.length },
     failures,
     window,
     cpu,
