@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { ENGINES } from './test/support/engines.js';
+import { ENGINES, TEST_SHARED_BUFFERS } from './test/support/engines.js';
 import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
@@ -18,8 +18,8 @@ const perProject = {
   env: {
     // The Lambdas run Node 24; the SDK's warning about this machine's Node 20 is noise in test output.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    // Servers the tests start as processes inherit it: see TEST_SHARED_BUFFERS in test/support/pglite-template.ts.
-    PGLITE_SHARED_BUFFERS: '128MB',
+    // Servers the tests start as processes inherit it: see TEST_SHARED_BUFFERS.
+    PGLITE_SHARED_BUFFERS: TEST_SHARED_BUFFERS,
   },
 };
 

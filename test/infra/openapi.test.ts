@@ -6,7 +6,7 @@ import { openApiDocument, requestModelSchema } from '../../functions/core/openap
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService } from '../../functions/local/service.js';
 import { PROJECT_ROOT } from '../../lib/bundling.js';
-import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
 
 type Json = Record<string, any>;
 

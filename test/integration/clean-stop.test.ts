@@ -4,7 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
-import { folderWithFreshCluster, TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { isRunning, startServerProcess, type RunningServer } from '../support/processes.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';

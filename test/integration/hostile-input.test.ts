@@ -7,7 +7,7 @@ import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import type { ApiEvent } from '../../functions/handlers/http.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { countRows, databaseEmptiedForEachTest, post, testDeps } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
 
 const ALICE = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const db = databaseEmptiedForEachTest();

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];

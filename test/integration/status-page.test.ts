@@ -3,7 +3,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { folderWithFreshCluster, TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { folderWithFreshCluster } from '../support/pglite-template.js';
 
 // Debian's Chromium, never a browser downloaded by a test tool (.ci/run installs it).
 const CHROMIUM = '/usr/bin/chromium';

@@ -3,7 +3,7 @@ import { toStore } from '../../functions/core/recording.js';
 import { RECORD_INTERACTIONS, recordInteractions } from '../../functions/db/interactions.js';
 import type { InteractionInput } from '../../functions/core/interaction.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/pglite-template.js';
+import { TEST_PGLITE_ENV } from '../support/engines.js';
 
 // Issue 10: single interactions first (a product's first days), then a backfill in batches of 500. The generic plan
 // PL/pgSQL cached for record_interactions while the tables were tiny read `users` by sequential scan once per

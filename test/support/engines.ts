@@ -2,6 +2,16 @@ import type { Database } from '../../functions/db/port.js';
 
 export type EngineName = 'pglite' | 'postgres' | 'data-api';
 
+/**
+ * The suites' databases hold a few thousand rows: 128 MB of shared buffers (PGlite's own default) hold them all, and
+ * each start skips zeroing the 1 GB `npm start` keeps (about 3 s of WebAssembly per start, and a gigabyte of memory).
+ * functions/db/pglite.ts says why npm start keeps 1 GB; test/integration/pglite-settings.test.ts checks that it does.
+ * Here, beside ENGINES, because vitest.config.ts gives it to the servers tests start as processes.
+ */
+export const TEST_SHARED_BUFFERS = '128MB';
+/** The same, for a local service a test starts in-process. */
+export const TEST_PGLITE_ENV = { PGLITE_SHARED_BUFFERS: TEST_SHARED_BUFFERS } as const;
+
 /** A database engine the SQL suites run on (vitest.config.ts makes one project of each). */
 export interface Engine {
   name: EngineName;
@@ -23,7 +33,7 @@ export const ENGINES: readonly Engine[] = [
     open: async () => (await import('./pglite-template.js')).freshPglite(),
     // A folder holding a fresh cluster, so the service starts without initdb (status-page and others serve from memory).
     async serve() {
-      const [{ folderWithFreshCluster, TEST_PGLITE_ENV }, { rm }] = await Promise.all([import('./pglite-template.js'), import('node:fs/promises')]);
+      const [{ folderWithFreshCluster }, { rm }] = await Promise.all([import('./pglite-template.js'), import('node:fs/promises')]);
       const dir = await folderWithFreshCluster('days-since-serve-');
       return { env: { DATA_DIR: dir, ...TEST_PGLITE_ENV }, drop: () => rm(dir, { recursive: true, force: true }) };
     },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { openPglite, type PgliteDatabase } from '../../functions/db/pglite.js';
+import { TEST_SHARED_BUFFERS } from './engines.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,15 +16,6 @@ declare module 'vitest' {
 }
 
 let template: Promise<Blob> | undefined;
-
-/**
- * The suites' databases hold a few thousand rows: 128 MB of shared buffers (PGlite's own default) hold them all, and
- * each start skips zeroing the 1 GB `npm start` keeps (about 3 s of WebAssembly per start, and a gigabyte of memory).
- * functions/db/pglite.ts says why npm start keeps 1 GB; test/integration/pglite-settings.test.ts checks that it does.
- */
-export const TEST_SHARED_BUFFERS = '128MB';
-/** The same, for a local service the test starts (in-process, or as a process: vitest.config.ts sets it there). */
-export const TEST_PGLITE_ENV = { PGLITE_SHARED_BUFFERS: TEST_SHARED_BUFFERS } as const;
 
 /**
  * A fresh, empty PGlite in memory, as openPglite('memory') gives, loaded from the run's template instead of
