@@ -50,6 +50,19 @@ const reads = async (db: Database) => ({
   milestones: await readMilestoneProgress(db, config.internal, config.milestones, NOW),
 });
 
+/** Records through today's recording statement, 200 at a time. */
+async function recordInBatches(db: Database, items: InteractionToStore[]) {
+  for (let i = 0; i < items.length; i += 200) await recordInteractions(db, items.slice(i, i + 200), config.internal.emailDomains);
+}
+
+/** After the migration: `after` on the migrated database, everything on the fresh one; both must read the same. */
+async function expectToRecordOnAsFresh(older: Database, fresh: Database, before: InteractionToStore[], after: InteractionToStore[]) {
+  await recordInBatches(older, after);
+  await recordInBatches(fresh, [...before, ...after]);
+  await expectRollupsToEqualRecount(older);
+  expect(await reads(older)).toEqual(await reads(fresh));
+}
+
 const ENGINES: Array<[string, () => Promise<{ db: Database; drop: () => Promise<void> }>]> = [
   ['PGlite', async () => ({ db: await freshPglite(), drop: async () => {} })],
   ['PostgreSQL 16', async () => {
@@ -104,10 +117,7 @@ describe.each(ENGINES)('migrating a database recorded under 001-006 to 007 on %s
     await older.query("DELETE FROM user_email_domains WHERE email_domain = 'team.example' AND user_id = :u::uuid", { u: user(5) });
     expect(await reads(older)).toEqual(was);
 
-    for (let i = 0; i < after.length; i += 200) await recordInteractions(older, after.slice(i, i + 200), config.internal.emailDomains);
-    for (let i = 0; i < 1000; i += 200) await recordInteractions(fresh, [...before, ...after].slice(i, i + 200), config.internal.emailDomains);
-    await expectRollupsToEqualRecount(older);
-    expect(await reads(older)).toEqual(await reads(fresh));
+    await expectToRecordOnAsFresh(older, fresh, before, after);
   });
 });
 
@@ -120,7 +130,7 @@ describe.each(ENGINES)('migrating a database recorded under 007-009 to 010 on %s
     const { older, fresh } = dbs;
     const before = traffic(600, 0);
     const after = traffic(400, 600);
-    for (let i = 0; i < before.length; i += 200) await recordInteractions(older, before.slice(i, i + 200), config.internal.emailDomains);
+    await recordInBatches(older, before);
     expect(await older.query("SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgname LIKE '%added'")).toEqual([{ triggers: 3 }]);
     const was = await reads(older);
 
@@ -129,9 +139,6 @@ describe.each(ENGINES)('migrating a database recorded under 007-009 to 010 on %s
     expect(await reads(older)).toEqual(was);
 
     // Returning users, new users, and interactions older than a user's first day (their first day moves earlier).
-    for (let i = 0; i < after.length; i += 200) await recordInteractions(older, after.slice(i, i + 200), config.internal.emailDomains);
-    for (let i = 0; i < 1000; i += 200) await recordInteractions(fresh, [...before, ...after].slice(i, i + 200), config.internal.emailDomains);
-    await expectRollupsToEqualRecount(older);
-    expect(await reads(older)).toEqual(await reads(fresh));
+    await expectToRecordOnAsFresh(older, fresh, before, after);
   });
 });
