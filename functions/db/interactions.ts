@@ -50,10 +50,21 @@ interface Waiting {
 
 /** Most items one statement carries: the batch route's limit. */
 const MAX_ITEMS_PER_STATEMENT = 500;
-const queues = new WeakMap<Database, { running: boolean; waiting: Waiting[] }>();
+/**
+ * Statements sent before the last one has answered. With PGlite on its own thread the next statement then waits there,
+ * ready, instead of the thread idling while this one's answer and the next one's text cross the event loop.
+ */
+const STATEMENTS_IN_FLIGHT = 2;
+
+interface Queue {
+  inFlight: number;
+  scheduled: boolean;
+  waiting: Waiting[];
+}
+const queues = new WeakMap<Database, Queue>();
 
 /**
- * Records interactions. Calls that arrive while a statement is running on the same database are sent
+ * Records interactions. Calls that arrive while statements are running on the same database are sent
  * together as the next statement (group commit): one connection, as PGlite has, then serves many
  * concurrent requests. A lone call waits only for the current turn of the event loop, and a caller whose items break a shared statement is
  * retried alone, so no caller fails for another's interactions.
@@ -65,36 +76,45 @@ export function recordInteractions(
 ): Promise<StoredOutcome[]> {
   return new Promise((resolve, reject) => {
     let queue = queues.get(db);
-    if (!queue) queues.set(db, (queue = { running: false, waiting: [] }));
+    if (!queue) queues.set(db, (queue = { inFlight: 0, scheduled: false, waiting: [] }));
     queue.waiting.push({ interactions, internalEmailDomains: [...internalEmailDomains].sort(), resolve, reject });
-    if (queue.running) return;
-    queue.running = true;
-    // Start after the event loop's I/O phase: requests already received (parsed while the last statement held
-    // the thread, as PGlite's does) join this statement instead of each waiting for its own.
-    setImmediate(() => void drain(db, queue));
+    schedule(db, queue);
   });
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-async function drain(db: Database, queue: { running: boolean; waiting: Waiting[] }): Promise<void> {
-  for (let first = true; queue.waiting.length > 0; first = false) {
-    // A turn of the event loop between statements: callers resumed by the last one would otherwise queue the next
-    // in the same chain of promises, and no request (not even /healthz) would be read until the queue ran dry.
-    if (!first) await nextTurn();
-    const group = [queue.waiting.shift()!];
-    let items = group[0]!.interactions.length;
-    while (
-      queue.waiting.length > 0 &&
-      items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT &&
-      sameDomains(queue.waiting[0]!, group[0]!)
-    ) {
-      items += queue.waiting[0]!.interactions.length;
-      group.push(queue.waiting.shift()!);
+/**
+ * Sends the waiting calls after the event loop's I/O phase, while a statement may be sent: requests already received
+ * (parsed while the last statement held the thread, as PGlite's does) join it instead of each waiting for its own, and
+ * callers resumed by the last statement do not queue the next in the same chain of promises, where no request (not
+ * even /healthz) would be read until the queue ran dry.
+ */
+function schedule(db: Database, queue: Queue): void {
+  if (queue.scheduled || queue.inFlight >= STATEMENTS_IN_FLIGHT || queue.waiting.length === 0) return;
+  queue.scheduled = true;
+  setImmediate(() => {
+    queue.scheduled = false;
+    while (queue.inFlight < STATEMENTS_IN_FLIGHT && queue.waiting.length > 0) {
+      queue.inFlight++;
+      void recordGroup(db, nextGroup(queue)).finally(() => {
+        queue.inFlight--;
+        schedule(db, queue);
+      });
     }
-    await recordGroup(db, group);
+  });
+}
+
+function nextGroup(queue: Queue): Waiting[] {
+  const group = [queue.waiting.shift()!];
+  let items = group[0]!.interactions.length;
+  while (
+    queue.waiting.length > 0 &&
+    items + queue.waiting[0]!.interactions.length <= MAX_ITEMS_PER_STATEMENT &&
+    sameDomains(queue.waiting[0]!, group[0]!)
+  ) {
+    items += queue.waiting[0]!.interactions.length;
+    group.push(queue.waiting.shift()!);
   }
-  queue.running = false;
+  return group;
 }
 
 /** Only calls that ask about the same internal domains share a statement (in practice, all: one configuration). */

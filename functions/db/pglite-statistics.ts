@@ -1,6 +1,8 @@
-import type { PGlite } from '@electric-sql/pglite';
-
-type Queryable = Pick<PGlite, 'query' | 'exec'>;
+/** PGlite, on this thread or its own (functions/db/pglite.ts). */
+interface Queryable {
+  query<T>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;
+  exec(sql: string): Promise<unknown>;
+}
 
 /**
  * PGlite has no autovacuum, so nothing re-ANALYZEs a table as it grows, and nothing tells PL/pgSQL to replace the

@@ -1,9 +1,18 @@
+import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { toPositional } from './named-params.js';
 import { statisticsKeeper, type StatisticsKeeper } from './pglite-statistics.js';
 import type { Database, Row, SqlParams } from './port.js';
 
-type Queryable = Pick<PGlite, 'query'>;
+/** What the adapter needs of PGlite, on this thread or on its own (functions/db/pglite-thread.mjs). */
+interface Queryable {
+  query<T>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;
+}
+export interface PgliteConnection extends Queryable {
+  exec(sql: string): Promise<unknown>;
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
 
 function adapter(pg: Queryable, transaction: Database['transaction'], close: () => Promise<void>, ran: () => void = () => {}): Database {
   return {
@@ -60,17 +69,24 @@ export interface PgliteOptions {
   loadDataDir?: Blob;
   /** PostgreSQL's shared_buffers: how much of the database PGlite keeps in memory (default PGLITE_SETTINGS'). */
   sharedBuffers?: string;
+  /**
+   * Runs PGlite on a worker thread of its own (`npm start`): a batch's statement then never holds the event loop that
+   * answers /healthz and the headline, and the server's own work (HTTP, validation) runs beside it on the second core.
+   */
+  thread?: boolean;
 }
 
-export async function openPglite(dataDir = 'memory', { loadDataDir, sharedBuffers }: PgliteOptions = {}): Promise<PgliteDatabase> {
+export async function openPglite(dataDir = 'memory', { loadDataDir, sharedBuffers, thread = false }: PgliteOptions = {}): Promise<PgliteDatabase> {
   const settings = Object.entries({ ...PGLITE_SETTINGS, ...(sharedBuffers ? { shared_buffers: sharedBuffers } : {}) }).flatMap(
     ([name, value]) => ['-c', `${name}=${value}`],
   );
-  // startParams replaces PGlite's own defaults (single-user mode, no parallel workers...): keep them, add ours.
-  const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, {
+  const options = {
+    dataDir: dataDir === 'memory' ? undefined : dataDir,
     loadDataDir,
+    // startParams replaces PGlite's own defaults (single-user mode, no parallel workers...): keep them, add ours.
     startParams: [...PGlite.defaultStartParams, ...settings],
-  });
+  };
+  const pg: PgliteConnection = thread ? await openPgliteThread(options) : await PGlite.create(options);
   // Same zone as Aurora's default, so zone-less timestamps mean UTC on both adapters.
   await pg.exec("SET TIME ZONE 'UTC'");
   const statistics = statisticsKeeper(pg);
@@ -91,4 +107,68 @@ export async function openPglite(dataDir = 'memory', { loadDataDir, sharedBuffer
     () => statistics.noteStatement(),
   );
   return { ...self, statistics };
+}
+
+/** A database error as the thread describes it (pglite-thread.mjs): its class, SQLSTATE and message, no statement. */
+type ErrorFields = Record<string, string> & { message: string };
+const asError = (fields: ErrorFields) => Object.assign(new Error(fields.message), fields);
+
+/** PGlite on its own worker thread, behind the same calls as PGlite itself. */
+async function openPgliteThread(workerData: { dataDir?: string; loadDataDir?: Blob; startParams: string[] }): Promise<PgliteConnection> {
+  const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), { workerData });
+  const waiting = new Map<number, { resolve(rows: unknown[]): void; reject(error: Error): void }>();
+  let nextId = 0;
+  let stopped: Error | null = null;
+  const stop = (error: Error) => {
+    stopped ??= error;
+    for (const { reject } of waiting.values()) reject(stopped);
+    waiting.clear();
+  };
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (started: { ready: boolean; error?: ErrorFields }) => (started.ready ? resolve() : reject(asError(started.error!))));
+    worker.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await worker.terminate();
+    throw error;
+  });
+  worker.on('message', ({ id, rows, error }: { id: number; rows?: unknown[]; error?: ErrorFields }) => {
+    const caller = waiting.get(id);
+    waiting.delete(id);
+    if (error) caller?.reject(asError(error));
+    else caller?.resolve(rows!);
+  });
+  worker.on('error', stop);
+  worker.on('exit', (code) => stop(new Error(`the embedded database's thread stopped (exit code ${code})`)));
+  const send = <T>(op: 'query' | 'exec' | 'close', text = '', values: unknown[] = []) =>
+    new Promise<T[]>((resolve, reject) => {
+      if (stopped) return reject(stopped);
+      const id = nextId++;
+      waiting.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+      worker.postMessage({ id, op, text, values });
+    });
+  // Statements queue on the thread in the order sent (PGlite runs one at a time), so the next is already waiting
+  // there when one ends. A transaction takes the connection for itself: nothing is sent while it is open.
+  let open: Promise<unknown> = Promise.resolve();
+  const query = async <T>(text: string, values?: unknown[]) => ({ rows: await send<T>('query', text, values) });
+  return {
+    query: (text, values) => open.then(() => query(text, values)),
+    exec: (sql) => open.then(() => send('exec', sql)),
+    transaction(work) {
+      const result = open.then(async () => {
+        await send('exec', 'BEGIN');
+        try {
+          const value = await work({ query });
+          await send('exec', 'COMMIT');
+          return value;
+        } catch (error) {
+          // The thread may be gone: the transaction then is too.
+          await send('exec', 'ROLLBACK').catch(() => {});
+          throw error;
+        }
+      });
+      open = result.catch(() => {});
+      return result;
+    },
+    close: () => open.then(() => send('close')).then(() => worker.terminate()).then(() => {}),
+  };
 }

@@ -30,7 +30,7 @@ export async function openLocalDatabase(env: Env, dataDir: string, sharedBuffers
 async function openEmbedded(dataDir: string, sharedBuffers: string | undefined): Promise<LocalDatabase> {
   // One server per folder: a second PGlite on the same files destroys the database. Released when the database closes.
   const lock = dataDir === 'memory' ? null : await lockDataDir(dataDir);
-  const pglite = await openPglite(dataDir, { sharedBuffers }).catch(async (error: unknown) => {
+  const pglite = await openPglite(dataDir, { sharedBuffers, thread: true }).catch(async (error: unknown) => {
     await lock?.release();
     throw error;
   });

@@ -21,9 +21,9 @@ let template: Promise<Blob> | undefined;
  * A fresh, empty PGlite in memory, as openPglite('memory') gives, loaded from the run's template instead of
  * running initdb again: the same empty cluster, in a fraction of the time. Nothing is migrated.
  */
-export async function freshPglite(): Promise<PgliteDatabase> {
+export async function freshPglite({ thread = false } = {}): Promise<PgliteDatabase> {
   template ??= readFile(inject('pgliteTemplate')).then((bytes) => new Blob([bytes]));
-  return openPglite('memory', { loadDataDir: await template, sharedBuffers: TEST_SHARED_BUFFERS });
+  return openPglite('memory', { loadDataDir: await template, sharedBuffers: TEST_SHARED_BUFFERS, thread });
 }
 
 /**
