@@ -214,6 +214,35 @@ describe('GET /metrics/history', () => {
     });
   });
 
+  it('counts together the first days one statement moves: to several days, from one, and within a day', async () => {
+    const { send } = service();
+    const login = (n: number, occurred_at: string, id: string): Generated => ({ event_id: id, user_id: user(n), interaction_type: 'login', occurred_at, kind: 'real' });
+    await send([
+      login(1, '2026-03-10T10:00:00Z', 'first-1'),
+      login(2, '2026-03-10T10:00:00Z', 'first-2'),
+      login(3, '2026-03-10T10:00:00Z', 'first-3'),
+      login(4, '2026-03-12T10:00:00Z', 'first-4'),
+    ]);
+    // One batch, one statement: two users leave 03-10 for different days, one moves earlier within 03-10, one comes
+    // from 03-12 to a day another also reaches, and a new user arrives on a day a moved one reaches.
+    await send([
+      login(1, '2026-03-03T10:00:00Z', 'late-1'),
+      login(2, '2026-03-05T10:00:00Z', 'late-2'),
+      login(3, '2026-03-10T08:00:00Z', 'late-3'),
+      login(4, '2026-03-03T11:00:00Z', 'late-4'),
+      login(5, '2026-03-05T12:00:00Z', 'new-5'),
+    ]);
+    await expectTotals({
+      days: [
+        { day: '2026-03-03', active: 2, new: 2 },
+        { day: '2026-03-05', active: 2, new: 2 },
+        { day: '2026-03-10', active: 3, new: 1 },
+        { day: '2026-03-12', active: 1, new: 0 },
+      ],
+      byType: [{ interaction_type: 'login', users: 5 }],
+    });
+  });
+
   it('keeps its totals right when rollup rows are deleted', async () => {
     const sent = traffic(600, 3);
     await service().send(sent);
