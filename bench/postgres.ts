@@ -74,7 +74,6 @@ function startPostgres() {
   });
 }
 
-
 interface Batch {
   storedBefore: number;
   ms: number;

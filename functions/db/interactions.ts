@@ -84,9 +84,9 @@ export function recordInteractions(
 
 /**
  * Sends the waiting calls after the event loop's I/O phase, while a statement may be sent: requests already received
- * (parsed while the last statement held the thread, as PGlite's does) join it instead of each waiting for its own, and
- * callers resumed by the last statement do not queue the next in the same chain of promises, where no request (not
- * even /healthz) would be read until the queue ran dry.
+ * (parsed while the last statement ran, or held the thread, as PGlite does on the server's own) join it instead of
+ * each waiting for its own, and callers resumed by the last statement do not queue the next in the same chain of
+ * promises, where no request (not even /healthz) would be read until the queue ran dry.
  */
 function schedule(db: Database, queue: Queue): void {
   if (queue.scheduled || queue.inFlight >= STATEMENTS_IN_FLIGHT || queue.waiting.length === 0) return;

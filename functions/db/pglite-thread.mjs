@@ -1,6 +1,7 @@
 // PGlite on a thread of its own (functions/db/pglite.ts, openPglite with `thread: true`): a statement's WebAssembly
 // runs here, so the server's event loop keeps answering while it does. Plain JavaScript: a worker thread does not
-// inherit tsx's loader on Node 20. One message in, one answer out, in order: the caller sends one at a time.
+// inherit tsx's loader on Node 20. One message in, one answer out: messages may arrive while a statement runs, and
+// PGlite's own lock runs them in the order they came.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
