@@ -8,6 +8,10 @@ const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekl
 const LOCAL_SERVICE_SUITES = ['local-server', 'local-loop'];
 const suites = (names: string[]) => names.map((name) => `test/integration/${name}.test.ts`);
 
+// Away from UTC, where this machine and CI live: a day boundary taken in local time instead of UTC then fails the
+// suites. A half-hour offset west of UTC with summer time; the servers the tests start inherit it (PostgreSQL's too).
+process.env.TZ = 'America/St_Johns';
+
 const perProject = {
   // Files share their worker's loaded modules (aws-cdk-lib, PGlite's WebAssembly, the AWS SDK) instead of each
   // loading them again: 4 min 19 s became 3 min 15 s. No test file keeps state in a module it shares: none uses
@@ -25,6 +29,8 @@ const perProject = {
 
 export default defineConfig({
   test: {
+    // The summary on screen, and the same counts as JSON for .ci/run, which does not trust an exit code alone.
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     // One PostgreSQL 16 server for the run; each file that needs it makes its own database there.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
