@@ -1,7 +1,7 @@
 -- The tables and indexes of days-since as version 0.1.0 left them (its sql/001 to sql/010, squashed before the first
 -- release). The functions and triggers that write them are in sql/functions, one file each.
--- Tables are created in the order the recording statement writes them: the migrator drops triggers in creation order,
--- so that it takes its table locks in the writers' order (functions/db/migrate.ts).
+-- Tables are created in the order writers lock them (interactions first, the rollups, the counters last): the migrator
+-- drops triggers in table creation order, so its locks follow the writers' order too (functions/db/migrate.ts).
 
 -- Every accepted interaction, kept forever, with the reason it does not count (NULL: it may count).
 -- internal_user is not stored here: it is decided when the metric is read, from what is known of the user then.
