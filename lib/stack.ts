@@ -1,6 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { Migration } from '../functions/db/migrate.js';
+import type { Schema } from '../functions/db/migrate.js';
 import { Alerting } from './alerting.js';
 import { DaysSinceApi } from './api.js';
 import { DaysSinceDatabase } from './database.js';
@@ -11,7 +11,7 @@ import { SnapshotStore } from './snapshot-store.js';
 
 export interface DaysSinceStackProps extends StackProps {
   /** sql/, loaded by the same runner the migration Lambda uses. */
-  migrations: readonly Migration[];
+  sql: Schema;
 }
 
 /** The whole service: stateful database, the schema step, stateless functions and API. Other concerns attach to the public parts. */
@@ -30,7 +30,7 @@ export class DaysSinceStack extends Stack {
     const { settings } = this;
     this.database = new DaysSinceDatabase(this, 'Database', settings);
     this.snapshots = new SnapshotStore(this, 'PublishedFigures');
-    this.schema = new SchemaMigration(this, 'Schema', { database: this.database, migrations: props.migrations, logRetention: settings.logRetention });
+    this.schema = new SchemaMigration(this, 'Schema', { database: this.database, sql: props.sql, logRetention: settings.logRetention });
     this.functions = new ApiFunctions(this, 'Functions', { database: this.database, snapshots: this.snapshots, settings });
     this.api = new DaysSinceApi(this, 'Api', {
       handlers: {
