@@ -45,7 +45,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (s
     folders.push(dir);
     const npm = startServerProcess('npm', { DATA_DIR: dir });
     started.push(npm);
-    const url = await npm.url;
+    const url = await npm.ready;
     const tree = execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.child.pid)]).toString().trim().split(/\s+/).map(Number);
     expect(tree.length).toBeGreaterThan(0);
 

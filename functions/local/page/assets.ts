@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { MetricSettings } from '../../core/config.js';
-import type { ApiResult } from '../../handlers/http.js';
+import type { LocalPage } from '../server.js';
 
 const require = createRequire(import.meta.url);
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -31,8 +31,11 @@ export interface StatusPageSettings extends Pick<MetricSettings, 'warningDays' |
 /** JSON that is safe inside a <script> element: no `</script>` can close it early. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
-/** The status page and its assets, by path, for createLocalServer's `localPages`. Files are read once, on first request. */
-export function statusPages(settings: StatusPageSettings): Record<string, () => Promise<ApiResult>> {
+/**
+ * The status page and its assets, by path, for createLocalServer's `localPages`: open, since the page must load before
+ * it can ask for the API key. Files are read once, on first request.
+ */
+export function statusPages(settings: StatusPageSettings): Record<string, LocalPage> {
   const cache = new Map<string, Promise<string>>();
   const read = (file: string) => {
     let text = cache.get(file);
@@ -48,19 +51,25 @@ export function statusPages(settings: StatusPageSettings): Record<string, () => 
     apiKeyRequired: settings.apiKeyRequired,
   });
 
-  const pages: Record<string, () => Promise<ApiResult>> = {
-    '/': async () => ({
-      statusCode: 200,
-      headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...PAGE_HEADERS },
-      body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings),
-    }),
+  const pages: Record<string, LocalPage> = {
+    '/': {
+      open: true,
+      read: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...PAGE_HEADERS },
+        body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings),
+      }),
+    },
   };
   for (const [path, asset] of Object.entries(ASSETS)) {
-    pages[path] = async () => ({
-      statusCode: 200,
-      headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...PAGE_HEADERS },
-      body: await read(asset.file),
-    });
+    pages[path] = {
+      open: true,
+      read: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...PAGE_HEADERS },
+        body: await read(asset.file),
+      }),
+    };
   }
   return pages;
 }
