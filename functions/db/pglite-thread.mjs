@@ -4,6 +4,7 @@
 // wait here, in the order they came, to run the moment it ends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { pgliteOptions } from './pglite-files.mjs';
 
 /** What a caller may see of a database error: its class and SQLSTATE, never the statement or its parameters. */
 const ERROR_FIELDS = ['name', 'message', 'code', 'severity', 'detail', 'hint', 'schema', 'table', 'column', 'dataType', 'constraint', 'routine'];
@@ -11,7 +12,7 @@ const describe = (error) => Object.fromEntries(ERROR_FIELDS.filter((field) => er
 
 let pg;
 try {
-  pg = await PGlite.create(workerData.dataDir, { loadDataDir: workerData.loadDataDir, startParams: workerData.startParams });
+  pg = await PGlite.create(pgliteOptions(workerData));
   parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: describe(error) });

@@ -1,7 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { pgliteOptions, type OpenOptions } from './pglite-files.mjs';
 import { toPositional } from './named-params.js';
 import { asOutage, outageOf } from './outage.js';
+import { DURABLE_SETTINGS, PGLITE_SETTINGS } from './pglite-settings.js';
 import { statisticsKeeper, type StatisticsKeeper } from './pglite-statistics.js';
 import { DatabaseUnavailableError, type Database, type Row, type SqlParams } from './port.js';
 
@@ -34,33 +36,6 @@ export interface PgliteDatabase extends Database {
 }
 
 /**
- * PostgreSQL settings every PGlite here starts with: the local server, the bench and the tests (which ask for 128 MB of
- * shared buffers instead: TEST_SHARED_BUFFERS in test/support/engines.ts).
- *
- * - shared_buffers: PGlite's default, 128 MB, is a fifth of what the backfill bench touches at 1,000,000 stored
- *   (its random-key indexes alone are about 390 MB). Past 128 MB every batch of 500 missed about 3,000 pages and
- *   wrote back as many dirty ones (pg_stat_io), each a copy through Emscripten's file system in JavaScript and a
- *   data checksum: 2,000 misses at 550,000 stored, 3,000 at 1,000,000, while the pages the batch touched stayed at
- *   about 40,000. That is why a batch cost more as history grew although EXPLAIN's buffer counts stayed flat.
- *   1 GB keeps it all in memory to 1,000,000 (misses fell to a few dozen a batch); the price is that much memory
- *   from the start (PGlite zeroes it: about +1 GB resident and a few seconds more to open).
- * - wal_init_zero: each new 16 MB WAL segment was first written full of zeros, 8 KB at a time; in memory that grew
- *   the file by an eighth per step, copying it each time: 8 % of the server's CPU in the backfill bench, in pauses
- *   of a few hundred milliseconds. PGlite never checkpoints on its own, so before the statistics keeper checkpointed
- *   it made a new segment every ~8,000 interactions. Zero-filling only helps on copy-on-write file systems, and PGlite runs with fsync off anyway.
- * - full_page_writes: after each checkpoint (the statistics keeper's, every 64 MB of WAL) the first change to a page
- *   logged the whole 8 kB page. At 1,000,000 stored the backfill's changes land on pages all over its indexes, so
- *   WAL rose to about 20 kB per interaction and brought a checkpoint every ~3,300 interactions: 301 in one run to
- *   1,000,000, against 27 with it off. Whole pages only repair pages torn by an operating-system crash, which fsync
- *   off (PGlite's own default) already leaves unprotected.
- */
-export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
-  shared_buffers: '1GB',
-  wal_init_zero: 'off',
-  full_page_writes: 'off',
-};
-
-/**
  * Embedded PostgreSQL for the local run and the tests. `dataDir` is a folder to persist in,
  * or `memory` for a throwaway database. `loadDataDir` (PGlite's dumpDataDir) starts from that cluster instead of
  * running initdb, which costs seconds of WebAssembly each time: the tests boot one fresh cluster many times.
@@ -77,23 +52,33 @@ export interface PgliteOptions {
   thread?: boolean;
   /** On a thread: told if the thread stops on its own, after which every statement is refused (see openPgliteThread). */
   onLost?: (error: DatabaseUnavailableError) => void;
+  /**
+   * In a folder: commits and checkpoints wait for the disk (DURABLE_SETTINGS), so what was acknowledged survives an
+   * operating-system crash, not only a killed process. Default: on for a folder; ignored in memory.
+   */
+  durable?: boolean;
 }
 
 export async function openPglite(
   dataDir = 'memory',
-  { loadDataDir, sharedBuffers, thread = false, onLost }: PgliteOptions = {},
+  { loadDataDir, sharedBuffers, thread = false, onLost, durable = true }: PgliteOptions = {},
 ): Promise<PgliteDatabase> {
-  // Same zone as Aurora's default, so zone-less timestamps mean UTC on both adapters; a setting, so a reopen keeps it.
-  const settings = Object.entries({ ...PGLITE_SETTINGS, TimeZone: 'UTC', ...(sharedBuffers ? { shared_buffers: sharedBuffers } : {}) }).flatMap(
-    ([name, value]) => ['-c', `${name}=${value}`],
-  );
+  const onDisk = dataDir !== 'memory';
+  const settings = Object.entries({
+    ...PGLITE_SETTINGS,
+    ...(onDisk && durable ? DURABLE_SETTINGS : {}),
+    // Same zone as Aurora's default, so zone-less timestamps mean UTC on both adapters; a setting, so a reopen keeps it.
+    TimeZone: 'UTC',
+    ...(sharedBuffers ? { shared_buffers: sharedBuffers } : {}),
+  }).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
   const options = {
-    dataDir: dataDir === 'memory' ? undefined : dataDir,
+    dataDir: onDisk ? dataDir : undefined,
+    durable: onDisk && durable,
     loadDataDir,
     // startParams replaces PGlite's own defaults (single-user mode, no parallel workers...): keep them, add ours.
     startParams: [...PGlite.defaultStartParams, ...settings],
   };
-  const pg: PgliteConnection = thread ? await openPgliteThread({ ...options, onLost }) : await PGlite.create(options);
+  const pg: PgliteConnection = thread ? await openPgliteThread({ ...options, onLost }) : await PGlite.create(pgliteOptions(options));
   const statistics = statisticsKeeper(pg);
   const nested = (): never => {
     throw new Error('nested transactions are not supported');
@@ -123,10 +108,7 @@ const REOPEN_DELAYS_MS = [250, 500, 1_000, 2_000, 5_000];
 /** How long close() waits for PGlite to close its files before it stops the thread anyway. */
 const CLOSE_GRACE_MS = 10_000;
 
-interface ThreadOptions {
-  dataDir?: string;
-  loadDataDir?: Blob;
-  startParams: string[];
+interface ThreadOptions extends OpenOptions {
   /** Called once if the thread stops on its own (it crashed, or PGlite cannot go on and has nothing on disk to reopen). */
   onLost?: (error: DatabaseUnavailableError) => void;
 }

@@ -1,9 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { loadSchema, migrate } from '../db/migrate.js';
-import { openPglite } from '../db/pglite.js';
 import type { Database, DatabaseUnavailableError } from '../db/port.js';
-import { openPostgres } from '../db/postgres.js';
 import { lockDataDir } from './data-dir-lock.js';
+
+// PGlite's WebAssembly, node-postgres and the migrations load when the database opens, after the port has opened.
+const migrations = async () => {
+  const { loadSchema, migrate } = await import('../db/migrate.js');
+  return { migrate, all: await loadSchema(SQL_DIR) };
+};
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -24,6 +27,8 @@ export interface LocalDatabaseOptions {
   dataDir: string;
   /** PGlite's shared_buffers. */
   sharedBuffers?: string;
+  /** PGlite in a folder waits for the disk at each commit (default on). */
+  fsync?: boolean;
   /** PostgreSQL's statement_timeout on the serving connections; 0: none. */
   statementTimeoutMs?: number;
   /** Told if the database is lost for good while serving (PGlite's thread stopped): the server must stop. */
@@ -68,10 +73,11 @@ export async function openLocalDatabase(env: Env, options: LocalDatabaseOptions)
 }
 
 async function openEmbedded(
-  { dataDir, sharedBuffers, onLost }: LocalDatabaseOptions,
+  { dataDir, sharedBuffers, fsync = true, onLost }: LocalDatabaseOptions,
   lock: { release(): Promise<void> } | null,
 ): Promise<LocalDatabase> {
-  const pglite = await openPglite(dataDir, { sharedBuffers, thread: true, onLost }).catch(async (error: unknown) => {
+  const { openPglite } = await import('../db/pglite.js');
+  const pglite = await openPglite(dataDir, { sharedBuffers, thread: true, onLost, durable: fsync }).catch(async (error: unknown) => {
     await lock?.release();
     throw error;
   });
@@ -83,7 +89,8 @@ async function openEmbedded(
     },
   };
   try {
-    await migrate(db, await loadSchema(SQL_DIR));
+    const { migrate, all } = await migrations();
+    await migrate(db, all);
     // PGlite has no autoanalyze: the adapter stands in for it as tables grow, and catches up here before serving.
     await pglite.statistics.analyzeGrownTables();
   } catch (error) {
@@ -96,6 +103,7 @@ async function openEmbedded(
 // No ANALYZE at start here: a real server's autovacuum keeps the statistics (and ANALYZE needs rights on every table).
 async function openServer(url: string, note: string, { statementTimeoutMs = 0 }: LocalDatabaseOptions): Promise<LocalDatabase> {
   const shown = maskPassword(url);
+  const { openPostgres } = await import('../db/postgres.js');
   // Migrations on a connection of their own, without the statement timeout: an index built on a large table takes longer.
   const setup = openPostgres(url, { maxConnections: 1 });
   try {
@@ -104,7 +112,8 @@ async function openServer(url: string, note: string, { statementTimeoutMs = 0 }:
     );
     const version = server!.version.split(' ')[0]!;
     refuseOldServer(Number(server!.number), version);
-    await migrate(setup, await loadSchema(SQL_DIR));
+    const { migrate, all } = await migrations();
+    await migrate(setup, all);
     return { db: openPostgres(url, { statementTimeoutMs }), describe: `PostgreSQL ${version} at ${shown}${note}`, serial: false };
   } catch (error) {
     throw new Error(`DATABASE_URL ${shown}: ${withoutPassword((error as Error).message, url)}`);

@@ -36,10 +36,11 @@ function explain(error: unknown): string {
 try {
   service = await listenLocalService(process.env);
   console.log(`days-since is listening on ${service.url} (opening the database: ${service.database})`);
-  // The database lost for good (PGlite's thread died): exit non-zero so that a supervisor starts the server again.
+  // The database lost for good (PGlite's thread died): once what was in flight is answered, exit non-zero so that a
+  // supervisor starts the server again.
   void service.lost.then((error) => {
-    console.error(`The database is lost: ${error.message}`);
-    stopAndExit('The database is lost', 1);
+    console.error(`The database is lost, so the server has stopped: ${error.message}`);
+    process.exit(1);
   });
   const { url, database, config, settings } = await service.ready;
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';

@@ -123,6 +123,18 @@ export function createLocalServer(options: LocalServerOptions): Server {
   return server;
 }
 
+/** Resolves once a server made by createLocalServer has no request in flight, or after graceMs. */
+export async function noRequestsInFlight(server: Server, graceMs: number): Promise<void> {
+  const state = inFlight.get(server);
+  if (!state || state.requests === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => state.whenNone.push(resolve)),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * Stops a server made by createLocalServer: no new connections, requests already received are answered
  * (for up to graceMs), then every connection is closed.
@@ -130,17 +142,8 @@ export function createLocalServer(options: LocalServerOptions): Server {
 export async function closeLocalServer(server: Server, graceMs = 10_000): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   const state = inFlight.get(server);
-  if (state) {
-    state.closing = true;
-    if (state.requests > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => state.whenNone.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
+  if (state) state.closing = true;
+  await noRequestsInFlight(server, graceMs);
   server.closeIdleConnections();
   server.closeAllConnections();
   await closed;

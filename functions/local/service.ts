@@ -1,22 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigError, loadConfig, numberFromEnv, type Config } from '../core/config.js';
-import { openApiDocument } from '../core/openapi.js';
-import { PGLITE_SETTINGS } from '../db/pglite.js';
+import { PGLITE_SETTINGS } from '../db/pglite-settings.js';
 import { DatabaseUnavailableError, type Database } from '../db/port.js';
 import { createHealthHandler, type NotReady } from '../handlers/health.js';
 import { jsonResult, unavailableResult, type ApiHandler } from '../handlers/http.js';
-import { createIngestHandler } from '../handlers/ingest.js';
-import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES, type RouteFamily } from '../handlers/routes.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { claimLocalDatabase } from './database.js';
-import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
+import type { Print, PublisherLoop } from './loop.js';
 import { statusPages } from './page/assets.js';
 import { DEFAULT_READINESS, watchDatabase, type WatchedDatabase } from './readiness.js';
-import { closeLocalServer, createLocalServer } from './server.js';
-import { memorySnapshotStore } from './snapshot-store.js';
+import { closeLocalServer, createLocalServer, noRequestsInFlight } from './server.js';
+
+// What only serving needs (the handlers and their schemas, the logger, the publisher loop, the OpenAPI document) loads
+// after the port is open: on two busy cores importing it all took seconds, and the port stayed closed meanwhile.
+const servingModules = () =>
+  Promise.all([
+    import('@aws-lambda-powertools/logger'),
+    import('../handlers/ingest.js'),
+    import('../handlers/metrics.js'),
+    import('./loop.js'),
+    import('./snapshot-store.js'),
+  ]);
 
 export { SQL_DIR } from './database.js';
 
@@ -28,6 +34,8 @@ export interface LocalSettings {
   dataDir: string;
   /** PGlite's shared_buffers, as PostgreSQL writes sizes ("1GB", "256MB"). */
   pgliteSharedBuffers: string;
+  /** PGlite in a folder waits for the disk at each commit (DURABLE_SETTINGS): PGLITE_FSYNC, on unless `off`. */
+  pgliteFsync: boolean;
   /** With DATABASE_URL: PostgreSQL's statement_timeout on the serving connections, in ms; 0 for none. */
   statementTimeoutMs: number;
   apiKey: string | undefined;
@@ -48,9 +56,17 @@ export function loadLocalSettings(env: Env): LocalSettings {
     port: numberFromEnv(env, 'PORT', 9001, { integer: true }),
     dataDir: env.DATA_DIR?.trim() || './.data',
     pgliteSharedBuffers: sizeFromEnv(env, 'PGLITE_SHARED_BUFFERS', PGLITE_SETTINGS.shared_buffers!),
+    pgliteFsync: switchFromEnv(env, 'PGLITE_FSYNC', true),
     statementTimeoutMs: Math.round(numberFromEnv(env, 'STATEMENT_TIMEOUT_SECONDS', STATEMENT_TIMEOUT_SECONDS) * 1000),
     apiKey: env.API_KEY?.trim() || undefined,
   };
+}
+
+function switchFromEnv(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw !== 'on' && raw !== 'off') throw new ConfigError(name, `must be on or off, got "${env[name]!.trim()}"`);
+  return raw === 'on';
 }
 
 function sizeFromEnv(env: Env, name: string, fallback: string): string {
@@ -81,18 +97,24 @@ export interface ListeningService {
   database: string;
   /** The service, once its database is open and migrated; rejects if it cannot be (the port is closed by then). */
   ready: Promise<LocalService>;
-  /** Settles if the database is lost for good while serving (PGlite's thread died): the process should then stop, non-zero. */
+  /**
+   * Settles if the database is lost for good while serving (PGlite's thread died), once the server has answered what
+   * was in flight (503s, with /healthz saying so) and closed: the process should then exit non-zero.
+   */
   lost: Promise<DatabaseUnavailableError>;
   /** As LocalService's; while the database opens, waits for it, then closes it. */
   close(graceMs?: number): Promise<void>;
 }
+
+/** How long a server whose database is lost keeps answering requests already in flight (with 503s) before it closes. */
+const LOST_GRACE_MS = 10_000;
 
 /** Retry-After while the database opens: PGlite opens in seconds (its buffers are allocated whole), a server in less. */
 const OPENING_RETRY_AFTER_SECONDS = 5;
 
 type Phase =
   | { name: 'starting' }
-  | { name: 'serving'; watched: WatchedDatabase; handlers: Record<RouteFamily, ApiHandler> }
+  | { name: 'serving'; watched: WatchedDatabase }
   | { name: 'lost'; error: DatabaseUnavailableError }
   | { name: 'stopping' };
 
@@ -108,21 +130,24 @@ export async function listenLocalService(
 ): Promise<ListeningService> {
   const config = loadConfig(env);
   const settings = loadLocalSettings(env);
-  const loopSettings = loadLoopSettings(env);
   let phase: Phase = { name: 'starting' };
   let reportLost!: (error: DatabaseUnavailableError) => void;
   const lost = new Promise<DatabaseUnavailableError>((resolve) => (reportLost = resolve));
   const claimed = await claimLocalDatabase(env, {
     dataDir: settings.dataDir,
     sharedBuffers: settings.pgliteSharedBuffers,
+    fsync: settings.pgliteFsync,
     statementTimeoutMs: settings.statementTimeoutMs,
     onLost(error) {
-      if (phase.name !== 'stopping') phase = { name: 'lost', error };
-      reportLost(error);
+      if (phase.name === 'stopping') return;
+      phase = { name: 'lost', error };
+      print(`The database is lost (${error.message}): answering what is in flight with 503, then stopping`);
+      // Still listening meanwhile, so that a client in the middle of a request and anyone asking /healthz get a 503.
+      void noRequestsInFlight(server, LOST_GRACE_MS)
+        .then(() => close())
+        .then(() => reportLost(error));
     },
   });
-  const log = overrides.log ?? new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' });
-
   async function notReady(): Promise<NotReady | null> {
     switch (phase.name) {
       case 'starting':
@@ -150,7 +175,7 @@ export async function listenLocalService(
     apiKey: settings.apiKey,
     localPages: {
       ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
-      '/openapi.json': { read: async () => jsonResult(200, openApiDocument(ROUTES)) },
+      '/openapi.json': { read: async () => jsonResult(200, (await import('../core/openapi.js')).openApiDocument(ROUTES)) },
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -167,6 +192,17 @@ export async function listenLocalService(
   let loop: PublisherLoop | null = null;
   let closeDb: () => Promise<void> = async () => {};
   const ready = (async (): Promise<LocalService> => {
+    let modules;
+    let loopSettings;
+    try {
+      modules = await servingModules();
+      loopSettings = modules[3].loadLoopSettings(env);
+    } catch (error) {
+      await closeLocalServer(server);
+      await claimed.release();
+      throw error;
+    }
+    const [{ Logger }, { createIngestHandler }, { createMetricsHandler }, { localAlertingDeps, startPublisherLoop }, { memorySnapshotStore }] = modules;
     let opened;
     try {
       opened = await claimed.open();
@@ -174,6 +210,7 @@ export async function listenLocalService(
       await closeLocalServer(server);
       throw error;
     }
+    const log = overrides.log ?? new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' });
     const { db, describe, serial } = opened;
     closeDb = () => db.close();
     // A server answers a probe beside running statements; PGlite only after them, so a running one shows it is busy.
@@ -182,7 +219,7 @@ export async function listenLocalService(
     // The publisher's snapshot: the local ingest marks it stale, as in AWS.
     const snapshots = memorySnapshotStore();
     serving = { ingest: createIngestHandler({ ...deps, snapshots }), metrics: createMetricsHandler(deps), health };
-    if (phase.name === 'starting') phase = { name: 'serving', watched, handlers: serving };
+    if (phase.name === 'starting') phase = { name: 'serving', watched };
     // Locally the status page stands in for the CloudWatch dashboard the messages link to.
     const alerting = localAlertingDeps(deps, { ...loopSettings, dashboardUrl: loopSettings.dashboardUrl ?? `${url}/` }, print, snapshots);
     loop = loopSettings.intervalMs > 0 && phase.name === 'serving' ? startPublisherLoop(alerting, loopSettings.intervalMs, print) : null;

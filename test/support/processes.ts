@@ -13,9 +13,9 @@ export interface RunningServer {
   output(): string;
 }
 
-/** A real server process: `npm start` itself, or node on main.ts, with its own env. */
-export function startServerProcess(command: 'npm' | 'node', env: Record<string, string>): RunningServer {
-  const args = command === 'npm' ? ['start'] : ['--import', 'tsx', 'functions/local/main.ts'];
+/** A real server process: `npm start` itself, or node on main.ts, with its own env (and node options, such as --import). */
+export function startServerProcess(command: 'npm' | 'node', env: Record<string, string>, nodeOptions: string[] = []): RunningServer {
+  const args = command === 'npm' ? ['start'] : [...nodeOptions, '--import', 'tsx', 'functions/local/main.ts'];
   const child = spawn(command === 'npm' ? 'npm' : process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', PUBLISH_INTERVAL_SECONDS: '0', ...env },
