@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenLocalService, type ListeningService } from '../../functions/local/service.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
+import { halfSentRequest } from '../support/half-sent.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
 
 // Issue 21: what a supervisor (systemd, Kubernetes, a load balancer) sees of `npm start`: a port that opens at once and
@@ -79,24 +80,6 @@ describe('the port opens at once', () => {
   }, 60_000);
 });
 
-/** A request whose body is half sent: in flight until `finish`; resolves with the raw response. */
-function halfSentPost(url: string) {
-  const body = JSON.stringify({ event_id: 'in-flight', user_id: USER, interaction_type: 'login' });
-  const { port } = new URL(url);
-  let response = '';
-  let socket!: Socket;
-  const closed = new Promise<string>((resolve) => {
-    socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(`POST /metrics/interaction HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
-      socket.write(body.slice(0, 10));
-    });
-    socket.on('data', (data) => void (response += data.toString()));
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(response));
-  });
-  return { finish: () => socket.write(body.slice(10)), response: closed };
-}
-
 describe("the embedded database's thread dies", () => {
   it('answers what is in flight with 503, /healthz says 503 meanwhile, and the process exits non-zero', async () => {
     const dir = await freshFolder('i21-lost-');
@@ -107,7 +90,7 @@ describe("the embedded database's thread dies", () => {
     expect((await postOne(url)).status).toBe(202);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
-    const inFlight = halfSentPost(url);
+    const inFlight = halfSentRequest(url, 'in-flight', USER);
     await expect.poll(() => fetch(`${url}/healthz`).then((response) => response.status)).toBe(200);
     server.child.kill('SIGUSR2');
     // The thread is gone; the port stays open while a request is in flight, and says why it cannot serve.
