@@ -26,12 +26,14 @@ export interface WatchedDatabase {
 /**
  * The database with its answers watched, for /healthz: statements that keep succeeding, or one running for less than
  * `busyMs`, already show it answers, so under load the check costs nothing (PGlite runs one statement at a time, and a
- * probe would queue behind the batches). When none has succeeded lately, or an outage came after the last success,
- * one `SELECT 1` at a time probes it, for at most `timeoutMs`.
+ * probe would queue behind the batches). A statement that failed for want of the database makes it not ready for the
+ * Retry-After it gave. Otherwise, when none has succeeded lately, one `SELECT 1` at a time probes it, for at most
+ * `timeoutMs`.
  */
 export function watchDatabase(db: Database, { freshMs, busyMs, timeoutMs }: ReadinessSettings = DEFAULT_READINESS): WatchedDatabase {
   let answeredAt = -Infinity;
   let failedAt = -Infinity;
+  let lastOutage: DatabaseUnavailableError | null = null;
   /** When each statement now running was sent. */
   const running = new Set<{ since: number }>();
   let probing: Promise<DatabaseUnavailableError | null> | null = null;
@@ -43,7 +45,8 @@ export function watchDatabase(db: Database, { freshMs, busyMs, timeoutMs }: Read
       answeredAt = performance.now();
       return result;
     } catch (error) {
-      if (outageOf(error)) failedAt = performance.now();
+      const outage = outageOf(error);
+      if (outage) [failedAt, lastOutage] = [performance.now(), outage];
       throw error;
     } finally {
       running.delete(statement);
@@ -77,6 +80,9 @@ export function watchDatabase(db: Database, { freshMs, busyMs, timeoutMs }: Read
       transaction: (work) => noted(() => db.transaction(work)),
     },
     check() {
+      // A statement just failed for want of the database (a full disk fails writes while SELECT 1 still answers): not
+      // ready for as long as that failure told its client to wait; then the probe decides again.
+      if (lastOutage && failedAt > answeredAt && performance.now() - failedAt < lastOutage.retryAfterSeconds * 1000) return Promise.resolve(lastOutage);
       const noOutageSince = failedAt < answeredAt || (failedAt === -Infinity && answeredAt === -Infinity);
       if (noOutageSince && (performance.now() - answeredAt < freshMs || busy())) return Promise.resolve(null);
       probing ??= probe().finally(() => (probing = null));
