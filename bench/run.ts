@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { loadConfig, numberFromEnv } from '../functions/core/config.js';
+import { ConfigError, listFromEnv, loadConfig, numberFromEnv } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
 import { COUNTING_TYPES, INTERACTION_TYPES } from '../functions/core/interaction.js';
 import { recordInteractions } from '../functions/db/interactions.js';
@@ -27,8 +27,15 @@ import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES } from '../lib/bundling.
 import { history, TEAM_DOMAIN, TEAM_SIZE, usersFor } from './history.js';
 import { benchTrafficOrder } from './pglite-order.js';
 import { benchPostgres } from './postgres.js';
+import { benchSelfHosting } from './self-hosting.js';
 
 const INTERACTIONS = numberFromEnv(process.env, 'BENCH_INTERACTIONS', 1_000_000, { integer: true, min: 1000 });
+/** BENCH_ONLY=order,self-hosting runs those sections alone (a section measured three times, say); default: all. */
+const SECTIONS = ['pglite', 'postgres', 'bundles', 'order', 'self-hosting'] as const;
+const only = listFromEnv(process.env, 'BENCH_ONLY');
+const unknown = only.find((name) => !(SECTIONS as readonly string[]).includes(name));
+if (unknown) throw new ConfigError('BENCH_ONLY', `names sections among ${SECTIONS.join(', ')}, got "${unknown}"`);
+const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section);
 const USERS = usersFor(INTERACTIONS);
 const NOW = new Date();
 const DAY_MS = 86_400_000;
@@ -142,7 +149,8 @@ async function bundleSizes(): Promise<Array<[string, number]>> {
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
-async function main() {
+/** The PGlite section: seeding through the real write path, the reads, the seed's query, ingest over HTTP. */
+async function benchPglite() {
   // As npm start opens it: on a thread of its own, so reads and ingest cross the same hop they do there.
   const db = await openPglite('memory', { thread: true });
   await migrate(db, await loadSchema(SQL_DIR));
@@ -176,13 +184,17 @@ async function main() {
   console.log(`  single interactions: ${Math.round(http.singles.requestsPerSecond).toLocaleString('en')} requests/s (target >= 1,000; ${http.singles.failures} failed)`);
   console.log(`  batches of 500:      ${Math.round(http.batches.interactionsPerSecond).toLocaleString('en')} interactions/s (PGlite target >= 8,000; 20,000 is the PostgreSQL target; ${http.batches.failures} failed)`);
   await db.close();
+}
 
-  await benchPostgres({ interactions: INTERACTIONS, now: NOW, config, measure, seedViewQuery });
-
-  console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
-  for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);
-
-  await benchTrafficOrder(INTERACTIONS);
+async function main() {
+  if (runs('pglite')) await benchPglite();
+  if (runs('postgres')) await benchPostgres({ interactions: INTERACTIONS, now: NOW, config, measure, seedViewQuery });
+  if (runs('bundles')) {
+    console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
+    for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);
+  }
+  if (runs('order')) await benchTrafficOrder(INTERACTIONS);
+  if (runs('self-hosting')) await benchSelfHosting(INTERACTIONS);
 }
 
 await main();
