@@ -40,9 +40,10 @@ const BY_ERRNO: Record<string, string> = {
 
 /** node-postgres's own errors, which carry no code: its messages, as lib/client.js and pg-pool write them. */
 const BY_DRIVER_MESSAGE: Array<[RegExp, string]> = [
+  [/^Connection terminated due to connection timeout/, 'the database server did not take a connection within the connect timeout'],
   [/^Connection terminated/, 'the connection to the database server ended'],
-  [/^timeout exceeded when trying to connect$/, 'no connection to the database server could be made in time'],
-  [/^Query read timeout$/, 'the database server did not answer in time'],
+  [/^timeout exceeded when trying to connect$/, 'no connection to the database server was free within the connect timeout'],
+  [/^Query read timeout$/, 'the database server did not answer within the query timeout'],
   [/is not queryable$/, 'the connection to the database server failed'],
 ];
 
