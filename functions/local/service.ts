@@ -192,6 +192,9 @@ export async function listenLocalService(
   let loop: PublisherLoop | null = null;
   let closeDb: () => Promise<void> = async () => {};
   const ready = (async (): Promise<LocalService> => {
+    // Side by side: PGlite opens on its own thread while this one loads the handlers.
+    const openingDatabase = claimed.open();
+    openingDatabase.catch(() => {});
     let modules;
     let loopSettings;
     try {
@@ -199,13 +202,13 @@ export async function listenLocalService(
       loopSettings = modules[3].loadLoopSettings(env);
     } catch (error) {
       await closeLocalServer(server);
-      await claimed.release();
+      await openingDatabase.then((database) => database.db.close(), () => claimed.release());
       throw error;
     }
     const [{ Logger }, { createIngestHandler }, { createMetricsHandler }, { localAlertingDeps, startPublisherLoop }, { memorySnapshotStore }] = modules;
     let opened;
     try {
-      opened = await claimed.open();
+      opened = await openingDatabase;
     } catch (error) {
       await closeLocalServer(server);
       throw error;
