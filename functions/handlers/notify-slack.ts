@@ -100,11 +100,15 @@ export function createNotifySlackHandler(deps: AlertingDeps, roles: ReadonlyMap<
 }
 
 /** The Slack side of the AWS dependencies: the webhook URL from Secrets Manager, read once. */
-export function awsAlertingDeps(deps: ServiceDeps, env: Readonly<Record<string, string | undefined>>): AlertingDeps {
+export function awsAlertingDeps(
+  deps: ServiceDeps,
+  env: Readonly<Record<string, string | undefined>>,
+  figures: FigureSource = awsFigures(deps, env).figures,
+): AlertingDeps {
   const webhookUrl = webhookFromSecret(new SecretsManagerClient({}), stringFromEnv(env, 'SLACK_WEBHOOK_SECRET_ARN'));
   return {
     ...deps,
-    figures: awsFigures(deps).figures,
+    figures,
     slack: slackPoster(webhookUrl, {
       fetch,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -14,6 +14,8 @@ import type { ServiceDeps } from './service.js';
 
 export const logger = new Logger({ serviceName: 'days-since' });
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 /** When the current invocation must have answered (epoch ms), from the Lambda context; unknown outside Lambda. */
 let invocationEndsAt = Number.POSITIVE_INFINITY;
 /** Outside Lambda (a script, a test) a fold gets this long. */
@@ -61,12 +63,12 @@ let dynamo: DynamoDBClient | undefined;
 export const dynamoClient = (): DynamoDBClient => (dynamo ??= new DynamoDBClient({}));
 
 /** What folding needs in AWS: the buffer, the snapshot record and the fold's lease (tables named by the stack's bind… methods). */
-export function awsFoldDeps(deps: ServiceDeps): FoldDeps {
+export function awsFoldDeps(deps: ServiceDeps, env: Env = process.env): FoldDeps {
   const client = dynamoClient();
-  const table = snapshotTableName(process.env);
+  const table = snapshotTableName(env);
   return {
     ...deps,
-    buffer: bufferTableFromEnv(process.env, client),
+    buffer: bufferTableFromEnv(env, client),
     snapshots: snapshotTable(client, table),
     lease: foldLeaseItem(client, table),
     baseline: baselineOf(deps.db, deps.config),
@@ -75,8 +77,8 @@ export function awsFoldDeps(deps: ServiceDeps): FoldDeps {
 }
 
 /** The figures as AWS reads them (snapshot + buffer), and the fold they fall back on. */
-export function awsFigures(deps: ServiceDeps): { figures: FigureSource; fold: () => Promise<SnapshotRecord> } {
-  const foldDeps = awsFoldDeps(deps);
+export function awsFigures(deps: ServiceDeps, env: Env = process.env): { figures: FigureSource; fold: () => Promise<SnapshotRecord> } {
+  const foldDeps = awsFoldDeps(deps, env);
   const fold = async () => (await foldBuffer(foldDeps)).record;
   const figures = bufferedFigures({ ...deps, snapshots: foldDeps.snapshots, pending: () => foldDeps.buffer.pending(), fold, baseline: foldDeps.baseline });
   return { figures, fold };

@@ -18,9 +18,11 @@ import { testDeps } from './harness.js';
 export async function bufferedService(
   db: Database,
   dynamo: DynamoStandIn,
-  overrides: Partial<ServiceDeps> & { env?: Record<string, string> } = {},
+  overrides: Partial<ServiceDeps> & { env?: Record<string, string>; tables?: { buffer: string; figures: string } } = {},
 ) {
-  const [bufferName, figuresName] = await Promise.all([createBufferTable(dynamo.client), createSnapshotTable(dynamo.client)]);
+  const [bufferName, figuresName] = overrides.tables
+    ? [overrides.tables.buffer, overrides.tables.figures]
+    : await Promise.all([createBufferTable(dynamo.client), createSnapshotTable(dynamo.client)]);
   const deps = testDeps(db, overrides);
   const buffer = bufferTable(dynamo.client, bufferName);
   const snapshots = snapshotTable(dynamo.client, figuresName);
