@@ -1,6 +1,6 @@
 import { compareUtf8, type BufferedInteraction } from './buffer.js';
 import { EXCLUSION_REASONS, isInternalUser, type ExclusionReason, type InternalUsers } from './classify.js';
-import { COUNTING_TYPES, type CountingType } from './interaction.js';
+import { COUNTING_TYPES, type CountingType } from './interaction-types.js';
 import { DAY_MS } from './metric.js';
 import type { PulseFigures } from './published-figures.js';
 import { CLOCK_MARGIN_MS, type ExcludedInteraction, type Snapshot, type SnapshotRecord } from './snapshot.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { EXCLUSION_REASONS, type ExclusionReason } from './classify.js';
 import type { Config } from './config.js';
-import type { CountingType } from './interaction.js';
+import type { CountingType } from './interaction-types.js';
 
 /**
  * Above this many real users the snapshot is not even read from Aurora: it could not fit its store. Readers then fold

@@ -1,5 +1,5 @@
 import type { ExclusionReason, InternalUsers } from '../core/classify.js';
-import { COUNTING_TYPES, type CountingType } from '../core/interaction.js';
+import { COUNTING_TYPES, type CountingType } from '../core/interaction-types.js';
 import { DAY_MS } from '../core/metric.js';
 import {
   CLOCK_MARGIN_MS,

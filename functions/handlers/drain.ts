@@ -2,7 +2,8 @@ import { dataApiDatabase, DEFAULT_RETRY } from '../db/data-api.js';
 import { maintainFoldedTables, type MaintenanceReport } from '../db/maintenance.js';
 import type { Database } from '../db/port.js';
 import { foldBuffer, type FoldDeps } from './fold.js';
-import { awsFoldDeps, dataApiTargetFromEnv, lazyAwsDeps, rdsDataClient, timeLeftInInvocation } from './runtime.js';
+import { awsFoldDeps } from './aws-folding.js';
+import { dataApiTargetFromEnv, lazyAwsDeps, rdsDataClient, timeLeftInInvocation } from './runtime.js';
 
 /** Maintenance starts only with this much of the invocation left; what it cannot do now, the next fold does. */
 export const MAINTENANCE_TIME_MS = 30_000;

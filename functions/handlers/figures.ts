@@ -1,7 +1,7 @@
 import type { BufferedInteraction } from '../core/buffer.js';
 import type { Config } from '../core/config.js';
 import { currentFigures, type CurrentFigures } from '../core/current-figures.js';
-import { COUNTING_TYPES } from '../core/interaction.js';
+import { COUNTING_TYPES } from '../core/interaction-types.js';
 import { daysBefore, type Headline } from '../core/metric.js';
 import { readingOf, type Reading } from '../core/published-figures.js';
 import { configFingerprint, type SnapshotRecord, type SnapshotStore } from '../core/snapshot.js';

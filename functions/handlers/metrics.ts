@@ -8,7 +8,8 @@ import { readMilestoneProgress } from '../db/milestones.js';
 import { databaseFigures, type FigureSource } from './figures.js';
 import { errorResult, invalid, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { methodNotAllowed } from './routes.js';
-import { awsFigures, lazyAwsDeps } from './runtime.js';
+import { awsFigures } from './aws-folding.js';
+import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 export interface MetricsDeps extends ServiceDeps {

@@ -16,7 +16,8 @@ import { slackPoster, type SlackOutcome, type SlackPoster } from '../aws/slack-w
 import { webhookFromSecret } from '../aws/webhook-secret.js';
 import { baselineOf, readLastAnnouncement, recordAnnouncement } from '../db/alerts.js';
 import { readingFromFigures, type FigureSource } from './figures.js';
-import { awsFigures, lazyAwsDeps } from './runtime.js';
+import { awsFigures } from './aws-folding.js';
+import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 /** What the alerting handlers (and the local loop) are given on top of the API's dependencies. */

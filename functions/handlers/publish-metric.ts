@@ -3,7 +3,8 @@ import { FOLD_AT_ITEMS } from '../core/buffer.js';
 import { bufferAgeFigure, figuresOf, namespaceFromEnv, type Figure, type Reading } from '../core/published-figures.js';
 import { putFigures } from '../aws/cloudwatch.js';
 import { readingFromFigures, type FigureSource } from './figures.js';
-import { awsFigures, lazyAwsDeps } from './runtime.js';
+import { awsFigures } from './aws-folding.js';
+import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 export interface PublisherDeps extends Pick<ServiceDeps, 'log' | 'now'> {

@@ -2,19 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { bufferTableFromEnv } from '../aws/buffer-table.js';
-import { foldLeaseItem, snapshotTable, snapshotTableName } from '../aws/snapshot-table.js';
 import { loadConfig, stringFromEnv } from '../core/config.js';
-import type { SnapshotRecord } from '../core/snapshot.js';
-import { baselineOf } from '../db/alerts.js';
 import { dataApiDatabase, DEFAULT_RETRY, type DataApiTarget } from '../db/data-api.js';
-import { bufferedFigures, type FigureSource } from './figures.js';
-import { foldBuffer, type FoldDeps } from './fold.js';
 import type { ServiceDeps } from './service.js';
 
 export const logger = new Logger({ serviceName: 'days-since' });
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** When the current invocation must have answered (epoch ms), from the Lambda context; unknown outside Lambda. */
 let invocationEndsAt = Number.POSITIVE_INFINITY;
@@ -61,28 +55,6 @@ export function awsDeps(): ServiceDeps {
 let dynamo: DynamoDBClient | undefined;
 /** One DynamoDB client per Lambda instance, for the buffer and the snapshot table alike. */
 export const dynamoClient = (): DynamoDBClient => (dynamo ??= new DynamoDBClient({}));
-
-/** What folding needs in AWS: the buffer, the snapshot record and the fold's lease (tables named by the stack's bind… methods). */
-export function awsFoldDeps(deps: ServiceDeps, env: Env = process.env): FoldDeps {
-  const client = dynamoClient();
-  const table = snapshotTableName(env);
-  return {
-    ...deps,
-    buffer: bufferTableFromEnv(env, client),
-    snapshots: snapshotTable(client, table),
-    lease: foldLeaseItem(client, table),
-    baseline: baselineOf(deps.db, deps.config),
-    deadline: invocationDeadline,
-  };
-}
-
-/** The figures as AWS reads them (snapshot + buffer), and the fold they fall back on. */
-export function awsFigures(deps: ServiceDeps, env: Env = process.env): { figures: FigureSource; fold: () => Promise<SnapshotRecord> } {
-  const foldDeps = awsFoldDeps(deps, env);
-  const fold = async () => (await foldBuffer(foldDeps)).record;
-  const figures = bufferedFigures({ ...deps, snapshots: foldDeps.snapshots, pending: () => foldDeps.buffer.pending(), fold, baseline: foldDeps.baseline });
-  return { figures, fold };
-}
 
 interface LambdaContext {
   getRemainingTimeInMillis(): number;
