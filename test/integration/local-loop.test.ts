@@ -122,9 +122,12 @@ describe('the loop, round by round', () => {
 
   it('says the number is stale after three intervals without a reading, then that it is reported again', async () => {
     let broken = false;
+    const lost = () => Promise.reject(Object.assign(new Error('connection lost'), { name: 'DatabaseUnavailableError' }));
+    // Broken for single statements and transactions alike (the snapshot is read in one transaction).
     const breakable: Database = {
       ...shared.db,
-      query: (sql, params) => (broken ? Promise.reject(Object.assign(new Error('connection lost'), { name: 'DatabaseUnavailableError' })) : shared.db.query(sql, params)),
+      query: (sql, params) => (broken ? lost() : shared.db.query(sql, params)),
+      transaction: (work) => (broken ? lost() : shared.db.transaction(work)),
     };
     const { loop: rounds, clock, printed, snapshots } = loop({ BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
     expect((await rounds.tick()).announced).toEqual({ from: null, to: 'warning', outcome: 'posted' });
