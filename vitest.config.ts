@@ -3,10 +3,14 @@ import { ENGINES, TEST_SHARED_BUFFERS } from './test/support/engines.js';
 import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
-const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack'];
+const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack', 'upgrade-0.1.0'];
 /** Suites that start the local service over HTTP: on every engine `npm start` can use. */
 const LOCAL_SERVICE_SUITES = ['local-server', 'local-loop'];
 const suites = (names: string[]) => names.map((name) => `test/integration/${name}.test.ts`);
+
+// Away from UTC, where this machine and CI live: a day boundary taken in local time instead of UTC then fails the
+// suites. A half-hour offset west of UTC with summer time; the servers the tests start inherit it (PostgreSQL's too).
+process.env.TZ = 'America/St_Johns';
 
 const perProject = {
   // Files share their worker's loaded modules (aws-cdk-lib, PGlite's WebAssembly, the AWS SDK) instead of each
@@ -25,6 +29,8 @@ const perProject = {
 
 export default defineConfig({
   test: {
+    // The summary on screen, and the same counts as JSON for .ci/run, which does not trust an exit code alone.
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     // One PostgreSQL 16 server for the run; each file that needs it makes its own database there.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.

@@ -23,7 +23,7 @@ import { DAY_MS } from '../functions/core/metric.js';
 import { FIGURE_NAMES, type Figure } from '../functions/core/published-figures.js';
 import { baselineOf } from '../functions/db/alerts.js';
 import { dataApiDatabase, type RetryPolicy } from '../functions/db/data-api.js';
-import { loadMigrations, migrate } from '../functions/db/migrate.js';
+import { loadSchema, migrate } from '../functions/db/migrate.js';
 import { createDrainHandler } from '../functions/handlers/drain.js';
 import { bufferedFigures } from '../functions/handlers/figures.js';
 import { foldBuffer, type FoldDeps } from '../functions/handlers/fold.js';
@@ -226,7 +226,7 @@ async function simulate(level: Level, adminUrl: string, fixed: Awaited<ReturnTyp
   let now = START - DAY_MS;
   let invocationEnd = Number.POSITIVE_INFINITY;
   const standIn = await openDataApiStandIn(url.toString(), { pauseModel: { autoPauseSeconds: AUTO_PAUSE_SECONDS, now: () => now } });
-  await migrate(dataApiDatabase(standIn.client, standIn.target, undefined, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+  await migrate(dataApiDatabase(standIn.client, standIn.target, undefined, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   standIn.pause();
   const migrationCalls = standIn.calls.length;
 
@@ -440,7 +440,7 @@ async function main() {
       console.log(
         `\n${level.name}: ${dollars(result.total)} a month (${level.days} days simulated in ${result.wallSeconds.toFixed(0)} s)\n` +
           `  Aurora awake ${result.awakeHours.toFixed(1)} h (${result.resumes.toFixed(0)} resumes); ${result.dataApiCalls.toFixed(0)} Data API calls; ` +
-          `DynamoDB ${(result.meter.dynamoRead / 1000).toFixed(1)}k read, ${(result.meter.dynamoWrite / 1000).toFixed(1)}k write units; ` +
+          `DynamoDB ${(result.meter.dynamoRead / 1000).toFixed(1)}k read, ${(result.meter.dynamoWrite / 1000).toFixed(1)}k write units in ${level.days} days; ` +
           `${result.foldRuns} drain runs; ${result.meter.apiRequests} API requests\n` +
           `  Lambda GB-s: ${[...result.meter.lambda].map(([fn, e]) => `${fn} ${e.gbSeconds.toFixed(0)}`).join(', ')}\n` +
           `  ingest handler p99 ${result.ingestP99Ms === null ? 'n/a' : `${result.ingestP99Ms.toFixed(1)} ms`} over ${lambda('ingest')?.requests ?? 0}; ` +
@@ -455,7 +455,7 @@ async function main() {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
-      `| ${r.level.name} | ${r.awakeHours.toFixed(1)} h | ${r.dataApiCalls.toFixed(0)} | ${(r.meter.dynamoRead / 1000).toFixed(0)}k / ${(r.meter.dynamoWrite / 1000).toFixed(0)}k | ` +
+      `| ${r.level.name} | ${r.awakeHours.toFixed(1)} h | ${r.dataApiCalls.toFixed(0)} | ${((r.meter.dynamoRead * 30) / r.level.days / 1000).toFixed(0)}k / ${((r.meter.dynamoWrite * 30) / r.level.days / 1000).toFixed(0)}k | ` +
         `${r.ingestP99Ms === null ? '—' : `${r.ingestP99Ms.toFixed(0)} ms`} | ${r.refused} | ${r.ticks - r.mismatches}/${r.ticks} | **${dollars(r.total)}** |`,
     );
   }

@@ -12,7 +12,7 @@ import { readDailyHistory } from '../functions/db/history.js';
 import { recordInteractions } from '../functions/db/interactions.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
 import { readMilestoneProgress } from '../functions/db/milestones.js';
-import { loadMigrations, migrate } from '../functions/db/migrate.js';
+import { loadSchema, migrate } from '../functions/db/migrate.js';
 import { json, type Database } from '../functions/db/port.js';
 import { openPostgres } from '../functions/db/postgres.js';
 import { SQL_DIR } from '../functions/local/service.js';
@@ -244,7 +244,7 @@ export async function benchPostgres(tools: BenchTools): Promise<void> {
   const db = openPostgres(server.url, { maxConnections: 2 });
   const sampler = new pg.Client({ connectionString: server.url });
   try {
-    await migrate(db, await loadMigrations(SQL_DIR));
+    await migrate(db, await loadSchema(SQL_DIR));
     const settings = await db.query<{ name: string; setting: string }>(
       'SELECT name, current_setting(name) AS setting FROM jsonb_array_elements_text(:names::jsonb) AS n(name)',
       { names: json(SETTINGS) },

@@ -14,7 +14,7 @@ import { recordInteractions } from '../functions/db/interactions.js';
 import { readDailyHistory } from '../functions/db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
 import { readMilestoneProgress } from '../functions/db/milestones.js';
-import { loadMigrations, migrate } from '../functions/db/migrate.js';
+import { loadSchema, migrate } from '../functions/db/migrate.js';
 import { openPglite } from '../functions/db/pglite.js';
 import type { Database } from '../functions/db/port.js';
 import { handler as health } from '../functions/handlers/health.js';
@@ -145,7 +145,7 @@ const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 async function main() {
   // As npm start opens it: on a thread of its own, so reads and ingest cross the same hop they do there.
   const db = await openPglite('memory', { thread: true });
-  await migrate(db, await loadMigrations(SQL_DIR));
+  await migrate(db, await loadSchema(SQL_DIR));
   console.log(`Seeding ${INTERACTIONS.toLocaleString('en')} interactions over a year from ${USERS.toLocaleString('en')} users and a team of ${TEAM_SIZE}`);
   console.log('(10 % landing-page visits, 5 % scripts, 3 % test traffic, 2 % the team) through the real write path...');
   const seedMs = await seed(db);

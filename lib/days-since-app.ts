@@ -1,6 +1,6 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadMigrations } from '../functions/db/migrate.js';
+import { loadSchema } from '../functions/db/migrate.js';
 import { PROJECT_ROOT } from './bundling.js';
 import { ContextError } from './settings.js';
 import { DaysSinceStack } from './stack.js';
@@ -16,5 +16,5 @@ export async function defineDaysSinceApp(app: App): Promise<DaysSinceStack> {
   if (!STACK_NAME.test(stackName)) {
     throw new ContextError('stackName', `must start with a letter and hold only letters, digits and hyphens, got "${stackName}"`);
   }
-  return new DaysSinceStack(app, stackName, { migrations: await loadMigrations(SQL_DIR) });
+  return new DaysSinceStack(app, stackName, { sql: await loadSchema(SQL_DIR) });
 }

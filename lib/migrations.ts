@@ -2,15 +2,15 @@ import { Duration } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import type { Migration } from '../functions/db/migrate.js';
-import { migrationsDigest } from '../functions/handlers/migrate.js';
+import type { Schema } from '../functions/db/migrate.js';
+import { schemaDigest } from '../functions/handlers/migrate.js';
 import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
 
 export interface SchemaMigrationProps {
   database: DaysSinceDatabase;
   /** sql/ as the runner loads it; its digest goes into the function so any change re-runs the trigger. */
-  migrations: readonly Migration[];
+  sql: Schema;
   logRetention: RetentionDays;
 }
 
@@ -25,19 +25,19 @@ export class SchemaMigration extends Construct {
   readonly migrator: ServiceFunction;
   readonly trigger: Trigger;
 
-  constructor(scope: Construct, id: string, { database, migrations, logRetention }: SchemaMigrationProps) {
+  constructor(scope: Construct, id: string, { database, sql, logRetention }: SchemaMigrationProps) {
     super(scope, id);
     this.migrator = new ServiceFunction(this, 'Migrator', {
       entry: 'migrate',
-      description: 'days-since: applies sql/ migrations at deploy time',
+      description: 'days-since: applies sql/ (migrations and functions) at deploy time',
       logRetention,
       timeout: MIGRATION_TIMEOUT,
-      environment: { MIGRATIONS_SHA256: migrationsDigest(migrations) },
+      environment: { SCHEMA_SHA256: schemaDigest(sql) },
       bundling: {
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          // The runner reads sql/ beside index.mjs; node copies it the same way on every OS.
+          // The runner reads sql/ (migrations/ and functions/) beside index.mjs; node copies it the same way on every OS.
           afterBundling: (inputDir, outputDir) => [copySqlCommand(inputDir, outputDir)],
         },
       },

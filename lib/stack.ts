@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { Migration } from '../functions/db/migrate.js';
+import type { Schema } from '../functions/db/migrate.js';
 import { Alerting } from './alerting.js';
 import { InteractionBufferTable } from './buffer.js';
 import { DaysSinceApi } from './api.js';
@@ -13,7 +13,7 @@ import { SnapshotStore } from './snapshot-store.js';
 
 export interface DaysSinceStackProps extends StackProps {
   /** sql/, loaded by the same runner the migration Lambda uses. */
-  migrations: readonly Migration[];
+  sql: Schema;
 }
 
 /** The whole service: stateful database, the schema step, stateless functions and API. Other concerns attach to the public parts. */
@@ -35,7 +35,7 @@ export class DaysSinceStack extends Stack {
     this.database = new DaysSinceDatabase(this, 'Database', settings);
     this.buffer = new InteractionBufferTable(this, 'Buffer', { removalPolicy: settings.removalPolicy });
     this.snapshots = new SnapshotStore(this, 'PublishedFigures');
-    this.schema = new SchemaMigration(this, 'Schema', { database: this.database, migrations: props.migrations, logRetention: settings.logRetention });
+    this.schema = new SchemaMigration(this, 'Schema', { database: this.database, sql: props.sql, logRetention: settings.logRetention });
     this.functions = new ApiFunctions(this, 'Functions', { database: this.database, buffer: this.buffer, snapshots: this.snapshots, settings });
     this.api = new DaysSinceApi(this, 'Api', {
       handlers: {

@@ -28,7 +28,7 @@ SELECT to_char(t.day, 'YYYY-MM-DD') AS day,
         WHERE a.day = t.day AND a.user_id NOT IN (SELECT user_id FROM internal_users)
         ORDER BY a.last_at DESC LIMIT 1) AS last_real_at
 FROM (
-  -- Each day is kept in a few shards, one per writer that was recording at once (sql/007): add them up.
+  -- Each day is kept in a few shards, one per writer that was recording at once (counter_shard): add them up.
   SELECT day, sum(active_users) AS active_users, sum(new_users) AS new_users FROM daily_real_totals
   WHERE day BETWEEN :from::date AND :to::date GROUP BY day
 ) t

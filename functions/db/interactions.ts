@@ -2,7 +2,7 @@ import type { StoredExclusionReason } from '../core/classify.js';
 import type { InteractionToStore, StoredOutcome } from '../core/recording.js';
 import { json, type Database } from './port.js';
 
-// One call, one statement, one round trip: the statement itself is in sql/010_counters_in_the_statement.sql.
+// One call, one statement, one round trip: the statement itself is in sql/functions/record_interactions.sql.
 export const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)';
 
 interface OutcomeRow {

@@ -3,20 +3,22 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { stringFromEnv } from '../core/config.js';
 import { dataApiDatabase, DEFAULT_RETRY, type RetryPolicy } from '../db/data-api.js';
-import { loadMigrations, migrate, type Migration, type MigrationReport } from '../db/migrate.js';
+import { loadSchema, migrate, type MigrationReport, type Schema } from '../db/migrate.js';
 import type { Database } from '../db/port.js';
 import { dataApiTargetFromEnv, logger, rdsDataClient } from './runtime.js';
 
-/** One fingerprint of sql/ (names and contents, in order): a changed file changes the function, so the deploy runs it again. */
-export function migrationsDigest(migrations: readonly Migration[]): string {
+/** One fingerprint of sql/ (folders, names and contents, in order): a changed file changes the function, so the deploy runs it again. */
+export function schemaDigest(schema: Schema): string {
   const hash = createHash('sha256');
-  for (const migration of migrations) hash.update(migration.name).update('\0').update(migration.sql).update('\0');
+  for (const [folder, files] of [['migrations', schema.migrations], ['functions', schema.functions]] as const) {
+    for (const file of files) hash.update(`${folder}/${file.name}`).update('\0').update(file.sql).update('\0');
+  }
   return hash.digest('hex');
 }
 
 export interface MigrateDeps {
   db: Database;
-  migrationsDir: string;
+  sqlDir: string;
   /** The fingerprint of the sql/ the deployment was synthesized from. */
   expectedDigest: string;
   log: Pick<Logger, 'info'>;
@@ -28,14 +30,14 @@ export interface MigrateDeps {
  */
 export function createMigrateHandler(deps: MigrateDeps): () => Promise<MigrationReport> {
   return async () => {
-    const migrations = await loadMigrations(deps.migrationsDir);
-    const digest = migrationsDigest(migrations);
+    const schema = await loadSchema(deps.sqlDir);
+    const digest = schemaDigest(schema);
     if (digest !== deps.expectedDigest) {
       // A bundle without (or with other) sql/ files must not report a schema it did not apply.
-      throw new Error(`the migrations bundled here (sha256 ${digest}) are not the ones this deployment was synthesized from (sha256 ${deps.expectedDigest})`);
+      throw new Error(`the sql/ bundled here (sha256 ${digest}) is not the one this deployment was synthesized from (sha256 ${deps.expectedDigest})`);
     }
-    const report = await migrate(deps.db, migrations);
-    deps.log.info('migrations applied', { applied: report.applied, alreadyApplied: report.alreadyApplied });
+    const report = await migrate(deps.db, schema);
+    deps.log.info('migrations applied', { ...report });
     return report;
   };
 }
@@ -55,7 +57,7 @@ export const handler = async (): Promise<MigrationReport> =>
       // Only the migrator may outlive the Data API's 45 s call timeout: an index on a large table must not be cut off.
       { continueAfterTimeout: true },
     ),
-    migrationsDir: fileURLToPath(new URL('./sql/', import.meta.url)),
-    expectedDigest: stringFromEnv(process.env, 'MIGRATIONS_SHA256'),
+    sqlDir: fileURLToPath(new URL('./sql/', import.meta.url)),
+    expectedDigest: stringFromEnv(process.env, 'SCHEMA_SHA256'),
     log: logger,
   }))();

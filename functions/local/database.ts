@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { loadMigrations, migrate } from '../db/migrate.js';
+import { loadSchema, migrate } from '../db/migrate.js';
 import { openPglite } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { openPostgres } from '../db/postgres.js';
@@ -42,7 +42,7 @@ async function openEmbedded(dataDir: string, sharedBuffers: string | undefined):
     },
   };
   try {
-    await migrate(db, await loadMigrations(SQL_DIR));
+    await migrate(db, await loadSchema(SQL_DIR));
     // PGlite has no autoanalyze: the adapter stands in for it as tables grow, and catches up here before serving.
     await pglite.statistics.analyzeGrownTables();
   } catch (error) {
@@ -63,7 +63,7 @@ async function openServer(url: string, note: string): Promise<LocalDatabase> {
     );
     const version = server!.version.split(' ')[0]!;
     refuseOldServer(Number(server!.number), version);
-    await migrate(db, await loadMigrations(SQL_DIR));
+    await migrate(db, await loadSchema(SQL_DIR));
     return { db, describe: `PostgreSQL ${version} at ${shown}${note}` };
   } catch (error) {
     await db?.close();

@@ -6,8 +6,8 @@ import { App, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMigrations } from '../../functions/db/migrate.js';
-import { migrationsDigest } from '../../functions/handlers/migrate.js';
+import { loadSchema } from '../../functions/db/migrate.js';
+import { schemaDigest } from '../../functions/handlers/migrate.js';
 import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES, PROJECT_ROOT } from '../../lib/bundling.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { DaysSinceDatabase } from '../../lib/database.js';
@@ -90,7 +90,7 @@ describe('CDK bundling', () => {
       removalPolicy: RemovalPolicy.DESTROY,
       backupRetentionDays: 1,
     });
-    const schema = new SchemaMigration(stack, 'Schema', { database, migrations: [], logRetention: RetentionDays.ONE_DAY });
+    const schema = new SchemaMigration(stack, 'Schema', { database, sql: { migrations: [], functions: [] }, logRetention: RetentionDays.ONE_DAY });
     const template = app.synth().getStackByName('BundleProbe').template as { Resources: Record<string, { Metadata?: Record<string, string> }> };
     assetDir = (fn) => {
       const id = stack.getLogicalId(fn.function.node.defaultChild as CfnElement);
@@ -107,16 +107,19 @@ describe('CDK bundling', () => {
 
   it('ships sql/ beside the migrator, which refuses to run when the files are not the ones it was built for', async () => {
     const dir = assetDir(probes.migrator);
-    expect(readdirSync(join(dir, 'sql')).sort()).toEqual(readdirSync(SQL_DIR).sort());
-    const digest = migrationsDigest(await loadMigrations(SQL_DIR));
+    // Every file of sql/migrations and sql/functions, in its folder.
+    const files = (root: string) => readdirSync(root, { recursive: true, encoding: 'utf8' }).sort();
+    expect(files(join(dir, 'sql'))).toEqual(files(SQL_DIR));
+    expect(files(join(dir, 'sql'))).toEqual(expect.arrayContaining(['migrations/001_baseline.sql', 'functions/record_interactions.sql']));
+    const digest = schemaDigest(await loadSchema(SQL_DIR));
     const file = new URL(`file://${join(dir, 'index.mjs')}`).href;
     const script = `const { handler } = await import(${JSON.stringify(file)});
       try { await handler(); console.log('ran'); } catch (error) { console.log(error.message); }`;
     const env = { DB_CLUSTER_ARN: 'arn:aws:rds:eu-west-1:123456789012:cluster:x', DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x', DB_NAME: 'days_since' };
     // Told the wrong fingerprint, it names the one of the sql/ it carries: the real files made it into the bundle.
-    const refused = await inNode(script, { ...env, MIGRATIONS_SHA256: 'f'.repeat(64) });
+    const refused = await inNode(script, { ...env, SCHEMA_SHA256: 'f'.repeat(64) });
     expect(refused).toBe(
-      `the migrations bundled here (sha256 ${digest}) are not the ones this deployment was synthesized from (sha256 ${'f'.repeat(64)})`,
+      `the sql/ bundled here (sha256 ${digest}) is not the one this deployment was synthesized from (sha256 ${'f'.repeat(64)})`,
     );
   });
 });

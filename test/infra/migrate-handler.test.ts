@@ -3,8 +3,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
 import { DatabaseUnavailableError } from '../../functions/db/port.js';
-import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
-import { createMigrateHandler, DEPLOY_RETRY, migrationsDigest } from '../../functions/handlers/migrate.js';
+import { loadSchema, splitStatements } from '../../functions/db/migrate.js';
+import { createMigrateHandler, DEPLOY_RETRY, schemaDigest } from '../../functions/handlers/migrate.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { MIGRATION_TIMEOUT } from '../../lib/migrations.js';
 import { freshPglite } from '../support/pglite-template.js';
@@ -17,26 +17,32 @@ const TARGET = {
   database: 'days_since',
 };
 
+/** What a Data API that answers every call finds: a new database, where the function ledger is yet to be made. */
+const answer = (input: { sql?: string }) => ({
+  formattedRecords: input.sql?.includes("to_regclass('schema_definitions') IS NOT NULL AS found") ? '[{"found":false}]' : '[]',
+});
+
 /** The deploy-time handler over the Data API (mocked by the caller), retrying with `retry`. */
 async function migratorOverDataApi(retry: RetryPolicy) {
-  const migrations = await loadMigrations(SQL_DIR);
+  const sql = await loadSchema(SQL_DIR);
   const migrateNow = createMigrateHandler({
     db: dataApiDatabase(new RDSDataClient({ region: 'eu-west-1' }), TARGET, retry),
-    migrationsDir: SQL_DIR,
-    expectedDigest: migrationsDigest(migrations),
+    sqlDir: SQL_DIR,
+    expectedDigest: schemaDigest(sql),
     log: quiet,
   });
-  return { migrations, migrateNow };
+  return { sql, migrateNow };
 }
 
 describe('the deploy-time migration handler', () => {
   it('applies sql/ with the same runner as the local run, then finds nothing left to do', async () => {
     const db = await freshPglite();
-    const migrations = await loadMigrations(SQL_DIR);
-    const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: migrationsDigest(migrations), log: quiet });
-    const names = migrations.map((m) => m.name);
-    expect(await migrateNow()).toEqual({ applied: names, alreadyApplied: [] });
-    expect(await migrateNow()).toEqual({ applied: [], alreadyApplied: names });
+    const sql = await loadSchema(SQL_DIR);
+    const migrateNow = createMigrateHandler({ db, sqlDir: SQL_DIR, expectedDigest: schemaDigest(sql), log: quiet });
+    const names = sql.migrations.map((m) => m.name);
+    const functions = sql.functions.map((f) => f.name);
+    expect(await migrateNow()).toEqual({ applied: names, alreadyApplied: [], defined: functions, dropped: [] });
+    expect(await migrateNow()).toEqual({ applied: [], alreadyApplied: names, defined: [], dropped: [] });
     const [row] = await db.query<{ n: unknown }>('SELECT count(*)::int AS n FROM real_user_count');
     expect(row?.n).toBe(1);
     await db.close();
@@ -44,19 +50,25 @@ describe('the deploy-time migration handler', () => {
 
   it('applies nothing when sql/ is not the one the deployment was synthesized from', async () => {
     const db = await freshPglite();
-    const migrateNow = createMigrateHandler({ db, migrationsDir: SQL_DIR, expectedDigest: '0'.repeat(64), log: quiet });
-    await expect(migrateNow()).rejects.toThrow(/^the migrations bundled here \(sha256 [0-9a-f]{64}\) are not the ones/);
+    const migrateNow = createMigrateHandler({ db, sqlDir: SQL_DIR, expectedDigest: '0'.repeat(64), log: quiet });
+    await expect(migrateNow()).rejects.toThrow(/^the sql\/ bundled here \(sha256 [0-9a-f]{64}\) is not the one/);
     expect(await db.query("SELECT to_regclass('schema_migrations') AS t")).toEqual([{ t: null }]);
     await db.close();
   });
 
-  it('fingerprints names and contents, in order', () => {
+  it('fingerprints folders, names and contents, in order', () => {
     const a = { name: '001_a.sql', sql: 'CREATE TABLE a (id int);' };
     const b = { name: '002_b.sql', sql: 'CREATE TABLE b (id int);' };
-    expect(migrationsDigest([a, b])).toBe(migrationsDigest([{ ...a }, { ...b }]));
-    expect(migrationsDigest([a, b])).not.toBe(migrationsDigest([b, a]));
-    expect(migrationsDigest([a])).not.toBe(migrationsDigest([{ ...a, name: '001_c.sql' }]));
-    expect(migrationsDigest([a])).not.toBe(migrationsDigest([{ ...a, sql: `${a.sql} ` }]));
+    const f = { name: 'f.sql', sql: 'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;' };
+    const digest = (migrations: (typeof a)[], functions: (typeof a)[] = [f]) => schemaDigest({ migrations, functions });
+    expect(digest([a, b])).toBe(digest([{ ...a }, { ...b }], [{ ...f }]));
+    expect(digest([a, b])).not.toBe(digest([b, a]));
+    expect(digest([a])).not.toBe(digest([{ ...a, name: '001_c.sql' }]));
+    expect(digest([a])).not.toBe(digest([{ ...a, sql: `${a.sql} ` }]));
+    expect(digest([a])).not.toBe(digest([a], [{ ...f, sql: `${f.sql} ` }]));
+    expect(digest([a])).not.toBe(digest([a], [f, { ...f, name: 'g.sql' }]));
+    // The same file in the other folder is another schema: applied once, or again whenever it changes.
+    expect(digest([a], [f])).not.toBe(digest([a, f], []));
   });
 
   it('waits out a resuming Aurora through the Data API, one transaction per migration', async () => {
@@ -66,12 +78,12 @@ describe('the deploy-time migration handler', () => {
       let now = 0;
       const retry: RetryPolicy = { ...DEPLOY_RETRY, random: () => 1, now: () => now, sleep: async (ms) => void (now += ms) };
       const resuming = Object.assign(new Error('resuming'), { name: 'DatabaseResumingException' });
-      rds.on(ExecuteStatementCommand).rejectsOnce(resuming).rejectsOnce(resuming).resolves({ formattedRecords: '[]' });
+      rds.on(ExecuteStatementCommand).rejectsOnce(resuming).rejectsOnce(resuming).callsFake(answer);
       rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
       rds.on(CommitTransactionCommand).resolves({});
 
-      const { migrations, migrateNow } = await migratorOverDataApi(retry);
-      expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
+      const { sql, migrateNow } = await migratorOverDataApi(retry);
+      expect(await migrateNow()).toMatchObject({ applied: sql.migrations.map((m) => m.name), defined: sql.functions.map((f) => f.name) });
 
       const sent = rds.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input);
       // The first statement, refused twice while Aurora resumed, was sent again as it was.
@@ -80,12 +92,14 @@ describe('the deploy-time migration handler', () => {
       const ledger = sent.findIndex((input) => input.sql?.includes('CREATE TABLE IF NOT EXISTS schema_migrations'));
       expect(ledger).toBeGreaterThan(0);
       expect(sent.slice(0, ledger + 1).every((input) => input.transactionId === 'tx-1' && input.resourceArn === target.resourceArn)).toBe(true);
-      for (const statement of migrations.flatMap((m) => splitStatements(m.sql))) {
+      for (const statement of [...sql.migrations, ...sql.functions].flatMap((file) => splitStatements(file.sql))) {
         expect(sent).toContainEqual(expect.objectContaining({ ...target, sql: statement, transactionId: 'tx-1' }));
       }
-      expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(migrations.length);
+      // One transaction per migration, and one for all the functions.
+      const transactions = sql.migrations.length + 1;
+      expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(transactions);
       expect(rds.commandCalls(CommitTransactionCommand).map((call) => call.args[0].input)).toEqual(
-        migrations.map(() => ({ resourceArn: target.resourceArn, secretArn: target.secretArn, transactionId: 'tx-1' })),
+        Array.from({ length: transactions }, () => ({ resourceArn: target.resourceArn, secretArn: target.secretArn, transactionId: 'tx-1' })),
       );
       expect(now).toBeGreaterThan(0);
     } finally {
@@ -103,10 +117,10 @@ describe('the deploy-time migration handler', () => {
       let now = 0;
       const waits: number[] = [];
       const resuming = () => Object.assign(new Error('resuming'), { name: 'DatabaseResumingException' });
-      rds.on(ExecuteStatementCommand).callsFake(async () => {
+      rds.on(ExecuteStatementCommand).callsFake(async (input: { sql?: string }) => {
         now += CALL_MS;
         if (now < wakesAtMs) throw resuming();
-        return { formattedRecords: '[]' };
+        return answer(input);
       });
       rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
       rds.on(CommitTransactionCommand).resolves({});
@@ -116,9 +130,9 @@ describe('the deploy-time migration handler', () => {
     }
 
     it('keeps retrying for minutes, so an Aurora that takes 3 minutes to resume is migrated in the same deploy', async () => {
-      const { rds, migrateNow, migrations, elapsed } = await sleepyDeploy(3 * 60_000);
+      const { rds, migrateNow, sql, elapsed } = await sleepyDeploy(3 * 60_000);
       try {
-        expect((await migrateNow()).applied).toEqual(migrations.map((m) => m.name));
+        expect((await migrateNow()).applied).toEqual(sql.migrations.map((m) => m.name));
         expect(elapsed()).toBeGreaterThanOrEqual(3 * 60_000);
       } finally {
         rds.restore();

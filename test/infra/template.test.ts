@@ -2,8 +2,8 @@ import { Template, Match } from 'aws-cdk-lib/assertions';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestModelSchema } from '../../functions/core/openapi.js';
-import { loadMigrations } from '../../functions/db/migrate.js';
-import { migrationsDigest } from '../../functions/handlers/migrate.js';
+import { loadSchema, type Schema } from '../../functions/db/migrate.js';
+import { schemaDigest } from '../../functions/handlers/migrate.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { DATA_API_ACTIONS } from '../../lib/database.js';
@@ -416,19 +416,20 @@ describe('migrations at deploy', () => {
     expect(Number(trigger.Properties!.Timeout)).toBeGreaterThan((migrator.Properties!.Timeout as number) * 1000);
   });
 
-  it('carry the digest of sql/ in the migrator, so a changed migration is a new version the trigger runs again', async () => {
-    const migrations = await loadMigrations(SQL_DIR);
+  it('carry the digest of sql/ in the migrator, so a changed migration or function is a new version the trigger runs again', async () => {
+    const sql = await loadSchema(SQL_DIR);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ MIGRATIONS_SHA256: migrationsDigest(migrations) }) },
+      Environment: { Variables: Match.objectLike({ SCHEMA_SHA256: schemaDigest(sql) }) },
     });
-    const versionFor = (sql: typeof migrations) => {
+    const versionFor = (schema: Schema) => {
       const app = new App({ context: NO_BUNDLING });
-      const t = Template.fromStack(new DaysSinceStack(app, 'DaysSince', { migrations: sql }));
+      const t = Template.fromStack(new DaysSinceStack(app, 'DaysSince', { sql: schema }));
       return (Object.values(resourcesOf(t, 'Custom::Trigger'))[0]!.Properties!.HandlerArn as { Ref: string }).Ref;
     };
-    const changed = migrations.map((m, i) => (i === migrations.length - 1 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
-    expect(versionFor(migrations)).toBe(versionFor([...migrations]));
-    expect(versionFor(changed)).not.toBe(versionFor(migrations));
+    const edited = (files: Schema['functions']) => files.map((file, i) => (i === files.length - 1 ? { ...file, sql: `${file.sql}\n-- edited` } : file));
+    expect(versionFor(sql)).toBe(versionFor({ migrations: [...sql.migrations], functions: [...sql.functions] }));
+    expect(versionFor({ ...sql, migrations: edited(sql.migrations) })).not.toBe(versionFor(sql));
+    expect(versionFor({ ...sql, functions: edited(sql.functions) })).not.toBe(versionFor(sql));
   });
 });
 

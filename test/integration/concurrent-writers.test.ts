@@ -13,7 +13,7 @@ import { capturingLog, post, testDeps } from '../support/harness.js';
 import { createTestDatabase, migratedPostgres } from '../support/postgres.js';
 import { openDataApiStandIn } from '../support/data-api-stand-in.js';
 import { dataApiDatabase, DEFAULT_RETRY } from '../../functions/db/data-api.js';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { openPostgres } from '../../functions/db/postgres.js';
 import { SQL_DIR } from '../../functions/local/service.js';
 import { expectRollupsToEqualRecount } from '../support/recount.js';
@@ -46,7 +46,7 @@ function bedOver(db: Database, inspect: Database = db, close = () => db.close())
 async function dataApiBed(): Promise<Bed> {
   const { url, drop } = await createTestDatabase();
   const standIn = await openDataApiStandIn(url);
-  await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+  await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   const direct = openPostgres(url);
   return bedOver(standIn.db, direct, async () => {
     await standIn.close();

@@ -7,7 +7,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataApiDatabase, UnreadableResultError } from '../../functions/db/data-api.js';
 import { claimCheckIn, markCheckInPosted } from '../../functions/db/check-ins.js';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { readHeadline } from '../../functions/db/metrics.js';
 import { DatabaseUnavailableError, uuid, type Database } from '../../functions/db/port.js';
 import { SQL_DIR } from '../../functions/local/service.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   ({ url, drop } = await createTestDatabase());
   standIn = await openDataApiStandIn(url, { statementTimeoutMs: 400 });
   execute = (input) => standIn.client.send(new ExecuteStatementCommand({ ...standIn.target, ...input }));
-  await migrate(dataApiDatabase(standIn.client, standIn.target, undefined, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+  await migrate(dataApiDatabase(standIn.client, standIn.target, undefined, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   await standIn.db.query('CREATE TABLE notes (body text)');
 });
 
@@ -161,7 +161,7 @@ describe('dataApiStandInDatabase', () => {
   it('is a database of its own, migrated through the stand-in, answering the port and dropped on close', async () => {
     const db: Database = await dataApiStandInDatabase();
     const [row] = await db.query<{ name: string; migrations: number }>('SELECT current_database() AS name, count(*) AS migrations FROM schema_migrations');
-    expect(row!.migrations).toBe((await loadMigrations(SQL_DIR)).length);
+    expect(row!.migrations).toBe((await loadSchema(SQL_DIR)).migrations.length);
     expect(await db.transaction((tx) => tx.query('SELECT users FROM real_user_count'))).toEqual([{ users: 0 }]);
     await db.close();
     const [left] = await standIn.db.query<{ n: number }>('SELECT count(*) AS n FROM pg_database WHERE datname = :name', { name: row!.name });
@@ -174,12 +174,13 @@ describe('defects of issue 8, through the stand-in', () => {
     const { url: emptyUrl, drop: dropEmpty } = await createTestDatabase();
     const fresh = await openDataApiStandIn(emptyUrl);
     try {
-      const migrations = await loadMigrations(SQL_DIR);
-      const report = await migrate(dataApiDatabase(fresh.client, fresh.target), migrations);
-      expect(report.applied).toEqual(migrations.map((m) => m.name));
+      const sql = await loadSchema(SQL_DIR);
+      const report = await migrate(dataApiDatabase(fresh.client, fresh.target), sql);
+      expect(report).toMatchObject({ applied: sql.migrations.map((m) => m.name), defined: sql.functions.map((f) => f.name) });
       // The migrator's own lock statement, not a migration whose function body mentions advisory locks.
       const locks = fresh.calls.filter((call) => /^SELECT [^;]*pg_advisory_xact_lock\(hashtext\('days-since schema_migrations'\)\)/.test(call.input.sql ?? ''));
-      expect(locks).toHaveLength(migrations.length);
+      // One per transaction: each migration's, and the functions'.
+      expect(locks).toHaveLength(sql.migrations.length + 1);
       expect(locks.every((call) => call.error === undefined)).toBe(true);
     } finally {
       await fresh.close();
@@ -203,14 +204,14 @@ describe('defects of issue 8, through the stand-in', () => {
   });
 
   it('5: a migration statement that outlives the call timeout is waited for, not cut off', async () => {
-    const slow = [{ name: '001_slow.sql', sql: 'CREATE TABLE slow_backfill AS SELECT 1 AS x FROM pg_sleep(1.2);' }];
+    const slow = { migrations: [{ name: '001_slow.sql', sql: 'CREATE TABLE slow_backfill AS SELECT 1 AS x FROM pg_sleep(1.2);' }], functions: [] };
     const { url: emptyUrl, drop: dropEmpty } = await createTestDatabase();
     const fresh = await openDataApiStandIn(emptyUrl, { statementTimeoutMs: 400 });
     try {
       // Cut off at the call timeout (StatementTimeoutException, below), which callers are told as an outage.
       await expect(migrate(dataApiDatabase(fresh.client, fresh.target), slow)).rejects.toBeInstanceOf(DatabaseUnavailableError);
       const migrator = dataApiDatabase(fresh.client, fresh.target, undefined, { continueAfterTimeout: true });
-      expect(await migrate(migrator, slow)).toEqual({ applied: ['001_slow.sql'], alreadyApplied: [] });
+      expect(await migrate(migrator, slow)).toEqual({ applied: ['001_slow.sql'], alreadyApplied: [], defined: [], dropped: [] });
       expect(await fresh.db.query('SELECT x FROM slow_backfill')).toEqual([{ x: 1 }]);
       const sent = fresh.calls.filter((call) => call.input.sql?.startsWith('CREATE TABLE slow_backfill'));
       expect(sent.map((call) => [call.input.continueAfterTimeout ?? false, call.error])).toEqual([

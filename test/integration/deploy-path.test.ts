@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackPoster } from '../../functions/aws/slack-webhook.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
 import { baselineOf } from '../../functions/db/alerts.js';
-import { loadMigrations, splitStatements } from '../../functions/db/migrate.js';
+import { loadSchema, splitStatements, type MigrationReport } from '../../functions/db/migrate.js';
 import { databaseFigures } from '../../functions/handlers/figures.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
-import { migrationsDigest } from '../../functions/handlers/migrate.js';
+import { schemaDigest } from '../../functions/handlers/migrate.js';
 import { createNotifySlackHandler } from '../../functions/handlers/notify-slack.js';
 import { createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
 import { esbuildOptions, HANDLERS_DIR, PROJECT_ROOT } from '../../lib/bundling.js';
@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 /** Invokes the bundled migrate handler in a fresh node, as the deploy-time trigger does, configured only by env. */
-async function invokeMigrateLambda(): Promise<{ applied: string[]; alreadyApplied: string[] }> {
+async function invokeMigrateLambda(): Promise<MigrationReport> {
   const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(migrateBundle).href)});
     console.log(JSON.stringify(await handler()));`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
@@ -69,7 +69,7 @@ async function invokeMigrateLambda(): Promise<{ applied: string[]; alreadyApplie
       DB_CLUSTER_ARN: standIn.target.resourceArn,
       DB_SECRET_ARN: standIn.target.secretArn,
       DB_NAME: standIn.target.database,
-      MIGRATIONS_SHA256: migrationsDigest(await loadMigrations(SQL_DIR)),
+      SCHEMA_SHA256: schemaDigest(await loadSchema(SQL_DIR)),
     },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
@@ -79,8 +79,9 @@ const executed = (from: number) => standIn.calls.slice(from).filter((call) => ca
 
 describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () => {
   it('the bundled migrate Lambda applies sql/ to an empty database, long statements allowed, and a second run is a no-op', async () => {
-    const names = (await loadMigrations(SQL_DIR)).map((m) => m.name);
-    expect(await invokeMigrateLambda()).toEqual({ applied: names, alreadyApplied: [] });
+    const sql = await loadSchema(SQL_DIR);
+    const names = sql.migrations.map((m) => m.name);
+    expect(await invokeMigrateLambda()).toEqual({ applied: names, alreadyApplied: [], defined: sql.functions.map((f) => f.name), dropped: [] });
     const firstRun = executed(0);
     expect(firstRun.length).toBeGreaterThan(names.length);
     expect(firstRun.every((call) => call.error === undefined)).toBe(true);
@@ -88,7 +89,7 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
     expect(firstRun.every((call) => call.input.continueAfterTimeout === true)).toBe(true);
 
     const before = standIn.calls.length;
-    expect(await invokeMigrateLambda()).toEqual({ applied: [], alreadyApplied: names });
+    expect(await invokeMigrateLambda()).toEqual({ applied: [], alreadyApplied: names, defined: [], dropped: [] });
     expect(executed(before).length).toBeGreaterThan(0);
     expect(executed(before).some((call) => /^CREATE (TABLE|INDEX|FUNCTION) (?!IF NOT EXISTS)/.test(call.input.sql))).toBe(false);
   });
@@ -162,9 +163,9 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
   it('every statement the migrator and the handlers sent has result columns of Data API types only (prepared on PostgreSQL 16)', async () => {
     const sent = new Map<string, Parameter[]>();
     for (const call of standIn.calls) if (call.operation === 'ExecuteStatement') sent.set(call.input.sql, call.input.parameters ?? []);
-    // A migration's own statements ran on the schema of their day (002's real_user_count.singleton is gone since 007),
-    // so they cannot be prepared now; the stand-in already refused any unsupported result of theirs as they ran.
-    const migrationStatements = new Set((await loadMigrations(SQL_DIR)).flatMap((migration) => splitStatements(migration.sql)));
+    // A migration's own statements ran on the schema of their day, so they may not prepare now (a later migration may
+    // drop what they read); the stand-in already refused any unsupported result of theirs as they ran.
+    const migrationStatements = new Set((await loadSchema(SQL_DIR)).migrations.flatMap((migration) => splitStatements(migration.sql)));
     // Statements from every part of the code, collected from what was sent rather than listed by hand.
     for (const part of [/pg_advisory_xact_lock/, /schema_migrations/, /record_interactions/, /user_email_domains/, /daily_real_totals/, /real_user_activity/, /weekly_check_ins/, /alert_announcements/]) {
       expect([...sent.keys()].some((sql) => part.test(sql)), String(part)).toBe(true);

@@ -2,11 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { toStore } from '../../functions/core/recording.js';
 import { readDailyHistory } from '../../functions/db/history.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
 import { json } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
-import { SQL_DIR } from '../../functions/local/service.js';
 import { databaseEmptiedForEachTest, engineUnderTest, get, post, testClock, testDeps } from '../support/harness.js';
 
 const DAY = 86_400_000;
@@ -275,34 +273,5 @@ describe('GET /metrics/history', () => {
       message: `days must be a whole number from 1 to 366, got "${days}"`,
       problems: [{ field: 'days', message: `must be a whole number from 1 to 366, got "${days}"` }],
     });
-  });
-});
-
-describe('the daily totals migration', () => {
-  it('counts what was recorded before it, exactly as its triggers count what comes after', async () => {
-    const migrations = await loadMigrations(SQL_DIR);
-    // A database from before 004, as the code of that time left it (so without 007 either).
-    const before = migrations.filter((migration) => !migration.name.startsWith('004_') && migration.name < '007_');
-    const older = await engineUnderTest().open();
-    try {
-      await migrate(older, before);
-      const items = traffic(800, 9).map(({ kind: _, ...item }) => toStore(item as never, new Date(NOW), () => 'unused'));
-      // Recorded as the code of that time did, through sql/005's function (sql/007 replaces it).
-      await older.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json(items.slice(0, 500)) });
-      await migrate(older, migrations);
-      await recordInteractions(older, items.slice(500));
-      await recordInteractions(db, items);
-      const totals = 'SELECT day, active_users, new_users FROM daily_real_totals ORDER BY day';
-      const upgraded = await older.query(totals);
-      expect(upgraded.length).toBeGreaterThan(30);
-      expect(upgraded).toEqual(await db.query(totals));
-      const byType = 'SELECT * FROM real_user_type_counts ORDER BY interaction_type';
-      expect(await older.query(byType)).toEqual(await db.query(byType));
-      const window = { from: '2025-11-01', to: '2026-03-15' };
-      const internal = testDeps(db, { env: { INTERNAL_EMAIL_DOMAINS: 'team.example' } }).config.internal;
-      expect(await readDailyHistory(older, internal, window)).toEqual(await readDailyHistory(db, internal, window));
-    } finally {
-      await older.close();
-    }
   });
 });

@@ -402,25 +402,3 @@ describe('when the database fails', () => {
     expect(logs.lines.join('\n')).not.toMatch(/INSERT|hunter2|at .*\.ts/);
   });
 });
-
-describe('while a deploy finishes', () => {
-  // Migrations run before the Lambdas get new code: the code from before sql/007 still calls the one-argument form.
-  it('records through the code from before 007, once, in the shape that code reads', async () => {
-    const item = {
-      event_id: 'old-code-1', user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T12:00:00.000Z',
-      exclusion_reason: null, marked_internal: false, email_domain: 'startup.io', user_agent: null, ip: null, metadata: {},
-    };
-    const first = await db.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json([item]) });
-    expect(first.map((row) => ({ ...row, ordinal: readNumber(row.ordinal) }))).toEqual([
-      { ordinal: 1, recorded: true, user_id: ALICE, exclusion_reason: null, marked_internal: false, email_domain: 'startup.io',
-        prior_marked_internal: null, prior_email_domains: null },
-    ]);
-    const again = await db.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json([item]) });
-    expect(again.map((row) => [row.recorded, row.prior_marked_internal, readJson(row.prior_email_domains)])).toEqual([[false, false, []]]);
-    expect(await countRows(db, 'interactions')).toBe(1);
-    expect(await readHeadline(db, { userIds: new Set(), emailDomains: new Set() })).toEqual({
-      lastRealInteractionAt: new Date('2026-02-08T12:00:00.000Z'),
-      totalRealUsers: 1,
-    });
-  });
-});

@@ -5,7 +5,7 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { dataApiDatabase, DEFAULT_RETRY } from '../../functions/db/data-api.js';
 import { esbuildOptions, HANDLERS_DIR, PROJECT_ROOT } from '../../lib/bundling.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
@@ -49,7 +49,7 @@ beforeAll(async () => {
   [direct, dynamo] = await Promise.all([migratedPostgres(), startDynalite()]);
   standIn = await openDataApiStandIn(direct.url, { pauseModel: { autoPauseSeconds: 300, now: () => standInClock } });
   const [bufferName, figuresName] = await Promise.all([createBufferTable(dynamo.client), createSnapshotTable(dynamo.client)]);
-  await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+  await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   // What the stack's bind… methods set, and what points the SDK at the stand-ins.
   Object.assign(process.env, {
     AWS_REGION: 'eu-west-1',

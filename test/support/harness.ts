@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import type { Database } from '../../functions/db/port.js';
 import type { ApiEvent } from '../../functions/handlers/http.js';
 import type { ServiceDeps } from '../../functions/handlers/service.js';
@@ -24,7 +24,7 @@ export function engineUnderTest(): Engine {
 export async function migratedDatabase(engine: Engine = engineUnderTest()): Promise<Database> {
   const db = await engine.open();
   try {
-    await migrate(db, await loadMigrations(SQL_DIR));
+    await migrate(db, await loadSchema(SQL_DIR));
   } catch (error) {
     await db.close();
     throw error;
@@ -74,7 +74,7 @@ export function freshLocalDatabases(engine: Engine = engineUnderTest()): () => P
 /** Empties every table the service writes, so each test starts from "no users yet". */
 export async function emptyDatabase(db: Database): Promise<void> {
   const tables = await db.query<{ tablename: string }>(
-    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'real_user_count')",
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'schema_definitions', 'real_user_count')",
   );
   await db.query(`TRUNCATE ${tables.map((table) => table.tablename).join(', ')}`);
   await db.query('UPDATE real_user_count SET users = 0');

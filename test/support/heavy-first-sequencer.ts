@@ -21,7 +21,7 @@ const HEAVY = [
   'pglite:test/integration/snapshot-exact.test.ts',
   'pglite:test/infra/openapi.test.ts',
   'pglite:test/infra/template.test.ts',
-  'pglite:test/integration/migration-007.test.ts',
+  'pglite:test/integration/upgrade-0.1.0.test.ts',
   'pglite:test/infra/migrate-handler.test.ts',
   'postgres:test/integration/local-server.test.ts',
 ];

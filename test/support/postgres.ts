@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { loadMigrations, migrate } from '../../functions/db/migrate.js';
+import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import type { Database } from '../../functions/db/port.js';
 import { openPostgres } from '../../functions/db/postgres.js';
 import { SQL_DIR } from '../../functions/local/service.js';
@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 export async function migratedPostgres(options: { maxConnections?: number } = {}): Promise<Database & { url: string }> {
   const { url, drop } = await createTestDatabase();
   const db = openPostgres(url, options);
-  await migrate(db, await loadMigrations(SQL_DIR));
+  await migrate(db, await loadSchema(SQL_DIR));
   return {
     url,
     query: (sql, params) => db.query(sql, params),
