@@ -7,7 +7,7 @@ import { PGLITE_SETTINGS } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { handler as health } from '../handlers/health.js';
 import { jsonResult } from '../handlers/http.js';
-import { createIngestHandler } from '../handlers/ingest.js';
+import { createIngestHandler, recordAtOnce } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES } from '../handlers/routes.js';
 import type { ServiceDeps } from '../handlers/service.js';
@@ -83,10 +83,10 @@ export async function startLocalService(
     log: new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' }),
     ...overrides,
   };
-  // The publisher's snapshot: the local ingest marks it stale, as in AWS.
+  // The publisher's snapshot: out of date as soon as the local ingest records something.
   const snapshots = memorySnapshotStore();
   const server = createLocalServer({
-    handlers: { ingest: createIngestHandler({ ...deps, snapshots }), metrics: createMetricsHandler(deps), health },
+    handlers: { ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }), metrics: createMetricsHandler(deps), health },
     apiKey: settings.apiKey,
     localPages: {
       ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
