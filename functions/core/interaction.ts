@@ -1,24 +1,8 @@
 import * as z from 'zod/mini';
 
-/** Every interaction type a product backend may report. */
-export const INTERACTION_TYPES = [
-  'signup',
-  'login',
-  'coach_call',
-  'agent_run',
-  'decision',
-  'export',
-  'feedback',
-  'payment',
-  'page_view',
-] as const;
-export type InteractionType = (typeof INTERACTION_TYPES)[number];
+import { INTERACTION_TYPES } from './interaction-types.js';
 
-/** The types that can count as real engagement: everything but a landing-page visit. */
-export const COUNTING_TYPES = INTERACTION_TYPES.filter(
-  (type): type is Exclude<InteractionType, 'page_view'> => type !== 'page_view',
-);
-export type CountingType = (typeof COUNTING_TYPES)[number];
+export { COUNTING_TYPES, INTERACTION_TYPES, type CountingType, type InteractionType } from './interaction-types.js';
 
 export const MAX_METADATA_BYTES = 8 * 1024;
 export const MAX_BATCH_SIZE = 500;

@@ -205,7 +205,8 @@ export async function listenLocalService(
       await openingDatabase.then((database) => database.db.close(), () => claimed.release());
       throw error;
     }
-    const [{ Logger }, { createIngestHandler }, { createMetricsHandler }, { localAlertingDeps, startPublisherLoop }, { memorySnapshotStore }] = modules;
+    const [{ Logger }, { createIngestHandler, recordAtOnce }, { createMetricsHandler }, { localAlertingDeps, startPublisherLoop }, { memorySnapshotStore }] =
+      modules;
     let opened;
     try {
       opened = await openingDatabase;
@@ -219,9 +220,13 @@ export async function listenLocalService(
     // A server answers a probe beside running statements; PGlite only after them, so a running one shows it is busy.
     const watched = watchDatabase(db, { ...DEFAULT_READINESS, busyMs: serial ? DEFAULT_READINESS.busyMs : 0 });
     const deps: ServiceDeps = { db: watched.db, config, now: () => new Date(), newEventId: randomUUID, log, ...overrides };
-    // The publisher's snapshot: the local ingest marks it stale, as in AWS.
+    // The publisher's snapshot: out of date as soon as the local ingest records something.
     const snapshots = memorySnapshotStore();
-    serving = { ingest: createIngestHandler({ ...deps, snapshots }), metrics: createMetricsHandler(deps), health };
+    serving = {
+      ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }),
+      metrics: createMetricsHandler(deps),
+      health,
+    };
     if (phase.name === 'starting') phase = { name: 'serving', watched };
     // Locally the status page stands in for the CloudWatch dashboard the messages link to.
     const alerting = localAlertingDeps(deps, { ...loopSettings, dashboardUrl: loopSettings.dashboardUrl ?? `${url}/` }, print, snapshots);
