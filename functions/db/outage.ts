@@ -54,24 +54,33 @@ export function sqlStateOf(error: unknown): string | undefined {
   return /SQLState: ([0-9A-Z]{5})\b/.exec(String((error as Error | null)?.message ?? ''))?.[1];
 }
 
+/** What an outage was, in a client's words with its SQLSTATE or errno, the code for the log, and the wait to advise. */
+export interface OutageCause extends Outage {
+  code: string;
+}
+
 /**
- * The error as an outage the client should retry after, or null when it is not one (a bug, a constraint...).
- * The message names what happened and the SQLSTATE or errno; never the statement, its parameters or the URL.
+ * What went wrong, when it is an outage: the words name what happened and the SQLSTATE or errno; never the
+ * statement, its parameters or the URL. Null when it is not one (a bug, a constraint...).
  */
-export function outageOf(error: unknown): DatabaseUnavailableError | null {
-  if (error instanceof DatabaseUnavailableError) return error;
+export function describeOutage(error: unknown): OutageCause | null {
   const state = sqlStateOf(error);
   if (state) {
     const outage = BY_SQLSTATE[state] ?? BY_SQLSTATE[state.slice(0, 2)];
-    return outage ? new DatabaseUnavailableError(outage.retryAfterSeconds, `${outage.what}, SQLSTATE ${state}; retry shortly`, state) : null;
+    return outage ? { what: `${outage.what}, SQLSTATE ${state}`, retryAfterSeconds: outage.retryAfterSeconds, code: state } : null;
   }
   const errno = (error as { code?: unknown } | null)?.code;
-  if (typeof errno === 'string' && errno in BY_ERRNO) {
-    return new DatabaseUnavailableError(5, `${BY_ERRNO[errno]} (${errno}); retry shortly`, errno);
-  }
+  if (typeof errno === 'string' && errno in BY_ERRNO) return { what: `${BY_ERRNO[errno]} (${errno})`, retryAfterSeconds: 5, code: errno };
   const message = String((error as Error | null)?.message ?? '');
   const driver = BY_DRIVER_MESSAGE.find(([pattern]) => pattern.test(message));
-  return driver ? new DatabaseUnavailableError(5, `${driver[1]}; retry shortly`, 'connection_lost') : null;
+  return driver ? { what: driver[1], retryAfterSeconds: 5, code: 'connection_lost' } : null;
+}
+
+/** The error as an outage the client should retry after (DatabaseUnavailableError), or null when it is not one. */
+export function outageOf(error: unknown): DatabaseUnavailableError | null {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const cause = describeOutage(error);
+  return cause && new DatabaseUnavailableError(cause.retryAfterSeconds, `${cause.what}; retry shortly`, cause.code);
 }
 
 /** Runs `work`, turning an outage into DatabaseUnavailableError and letting every other error through as it is. */

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteOptions, type OpenOptions } from './pglite-files.mjs';
 import { toPositional } from './named-params.js';
-import { asOutage, outageOf } from './outage.js';
+import { asOutage, describeOutage } from './outage.js';
 import { DURABLE_SETTINGS, PGLITE_SETTINGS } from './pglite-settings.js';
 import { statisticsKeeper, type StatisticsKeeper } from './pglite-statistics.js';
 import { DatabaseUnavailableError, type Database, type Row, type SqlParams } from './port.js';
@@ -163,14 +163,11 @@ async function openPgliteThread({ onLost = () => {}, ...workerData }: ThreadOpti
       current.waiting.delete(id);
       if (!error) return caller?.resolve(rows!);
       if (!fatal) return caller?.reject(asError(error));
-      const cause = outageOf(asError(error));
-      const outage = new DatabaseUnavailableError(
-        cause?.retryAfterSeconds ?? 5,
-        `the embedded database stopped on an error it cannot continue from (${error.severity ?? error.name}${cause ? `: ${cause.message.replace(/; retry shortly$/, '')}` : ''}) and is restarting; retry shortly`,
-        error.code ?? error.name,
-      );
+      const cause = describeOutage(asError(error));
+      const what = `the embedded database stopped on an error it cannot continue from (${error.severity ?? error.name}${cause ? `: ${cause.what}` : ''})`;
+      const outage = new DatabaseUnavailableError(cause?.retryAfterSeconds ?? 5, `${what} and is restarting; retry shortly`, error.code ?? error.name);
       caller?.reject(outage);
-      void restart(current, outage);
+      void restart(current, outage, what);
     });
     current.worker.on('error', () => {});
     current.worker.on('exit', (code) => {
@@ -183,7 +180,7 @@ async function openPgliteThread({ onLost = () => {}, ...workerData }: ThreadOpti
   }
   attach(thread);
 
-  async function restart(broken: Thread, outage: DatabaseUnavailableError) {
+  async function restart(broken: Thread, outage: DatabaseUnavailableError, what: string) {
     if (thread !== broken) return;
     thread = null;
     down = outage;
@@ -191,7 +188,7 @@ async function openPgliteThread({ onLost = () => {}, ...workerData }: ThreadOpti
     await broken.worker.terminate();
     // In memory there is nothing to reopen: what the thread held is gone with it.
     if (!workerData.dataDir) {
-      down = new DatabaseUnavailableError(5, `${outage.message.replace(/ and is restarting; retry shortly$/, '')}; in memory nothing survives it: the server is stopping`, outage.code);
+      down = new DatabaseUnavailableError(5, `${what}; in memory nothing survives it: the server is stopping`, outage.code);
       return onLost(down);
     }
     for (let attempt = 0; !closing; attempt++) {
