@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, numberFromEnv } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
-import { COUNTING_TYPES, INTERACTION_TYPES } from '../functions/core/interaction.js';
+import { DEFAULT_COUNTING_TYPES } from '../functions/core/interaction.js';
 import { recordInteractions } from '../functions/db/interactions.js';
 import { readDailyHistory } from '../functions/db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
@@ -154,7 +154,7 @@ async function main() {
   const figures: Figure[] = [];
   figures.push(await measure('headline (GET /metrics/days-since-last-interaction)', 200, () => readHeadline(db, config.internal)));
   figures.push(await measure('pulse: headline + DAU/WAU/MAU (publisher)', 50, () => readPulse(db, config.internal, NOW)));
-  figures.push(await measure('last real interaction per type', 50, () => readLastRealByType(db, config.internal, COUNTING_TYPES)));
+  figures.push(await measure('last real interaction per type', 50, () => readLastRealByType(db, config.internal, config.countingTypes)));
   figures.push(
     await measure('exclusions over 7 days', 50, () => readExclusions(db, config.internal, new Date(NOW.getTime() - 7 * DAY_MS))),
   );

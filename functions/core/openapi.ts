@@ -62,7 +62,7 @@ const SinceSchema = z.object({ days_since: z.nullable(z.number()), last_interact
 const SummarySchema = z.object({
   generated_at: z.string(),
   days_since_last_real_interaction: z.object({ ...SinceSchema.shape, status: STATUS }),
-  by_type: z.record(z.string(), SinceSchema),
+  by_type: z.record(z.string(), z.object({ ...SinceSchema.shape, counts: z.boolean() })),
   active_users: z.object({
     dau: z.object({ value: z.number(), target: z.number(), window: z.literal('24h') }),
     wau: z.object({ value: z.number(), window: z.literal('7d') }),

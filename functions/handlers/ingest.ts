@@ -41,7 +41,7 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
 
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
-    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
+    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId, deps.config));
     await markSnapshotStale(now);
     const outcomes = await recordInteractions(deps.db, toStoreList, deps.config.internal.emailDomains);
     return verdicts(toStoreList, outcomes, deps.config.internal);

@@ -1,5 +1,4 @@
 import { historyDays, historyResponse, historyWindow } from '../core/history.js';
-import { COUNTING_TYPES } from '../core/interaction.js';
 import { daysBefore, daysSinceResponse } from '../core/metric.js';
 import { milestonesResponse } from '../core/milestones.js';
 import { summaryResponse } from '../core/summary.js';
@@ -21,7 +20,7 @@ export function createMetricsHandler(deps: ServiceDeps): ApiHandler {
       const now = deps.now();
       const [pulse, lastByType, exclusions] = await Promise.all([
         readPulse(db, config.internal, now),
-        readLastRealByType(db, config.internal, COUNTING_TYPES),
+        readLastRealByType(db, config.internal, config.countingTypes),
         readExclusions(db, config.internal, daysBefore(now, 7)),
       ]);
       return summaryResponse({ pulse, lastByType, exclusions }, now, config);

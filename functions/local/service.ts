@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigError, loadConfig, numberFromEnv, type Config } from '../core/config.js';
@@ -69,7 +70,8 @@ export async function startLocalService(
   env: Env,
   { print = console.log, ...overrides }: Partial<Pick<ServiceDeps, 'now' | 'log'>> & { print?: Print } = {},
 ): Promise<LocalService> {
-  const config = loadConfig(env);
+  // MILESTONES_FILE is read here, once, as every other setting is.
+  const config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
   // PGlite's folder is locked inside: its close() releases the lock.

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { INTERACTION_TYPES, MAX_BATCH_SIZE } from '../../functions/core/interaction.js';
+import { INTERACTION_TYPE, MAX_BATCH_SIZE, MAX_USER_ID_LENGTH } from '../../functions/core/interaction.js';
 import { openApiDocument, requestModelSchema } from '../../functions/core/openapi.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService } from '../../functions/local/service.js';
@@ -114,7 +114,8 @@ describe('the OpenAPI document', () => {
     const one = bodyOf('/metrics/interaction');
     expect(one.required).toEqual(['user_id', 'interaction_type']);
     expect(one.additionalProperties).toBe(false);
-    expect(one.properties.interaction_type.enum).toEqual([...INTERACTION_TYPES]);
+    expect(one.properties.interaction_type.pattern).toBe(INTERACTION_TYPE.source);
+    expect(one.properties.user_id).toEqual({ type: 'string', minLength: 1, maxLength: MAX_USER_ID_LENGTH });
     const batch = bodyOf('/metrics/interactions');
     expect(batch.properties.interactions).toMatchObject({ minItems: 1, maxItems: MAX_BATCH_SIZE, items: one });
   });

@@ -22,6 +22,7 @@ const item = (user: string, n: number, domain: string): InteractionToStore =>
     { event_id: `${user}-${n}`, user_id: user, interaction_type: 'login', occurred_at: new Date(NOW.getTime() - n * 1000).toISOString(), context: { email: `someone@${domain}` } },
     NOW,
     () => 'unused',
+    loadConfig(env),
   );
 
 /** The port, remembering what each statement returned: the size the Data API would have to send back. */

@@ -249,8 +249,8 @@ describe('POST /metrics/interactions (batch)', () => {
       post('/metrics/interactions', {
         interactions: [
           { user_id: ALICE, interaction_type: 'login' },
-          { user_id: 'not-a-uuid', interaction_type: 'login' },
-          { user_id: ALICE, interaction_type: 'teleport' },
+          { user_id: '', interaction_type: 'login' },
+          { user_id: ALICE, interaction_type: 'Teleport!' },
           { user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T13:00:00Z' },
         ],
       }),
@@ -291,8 +291,13 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     ['a JSON array instead of an object', () => post('/metrics/interaction', [valid]), 400, 'invalid_request', '(body)'],
     ['a wrong content type', () => post('/metrics/interaction', valid, { 'content-type': 'text/plain' }), 415, 'unsupported_media_type'],
     ['no user_id', () => post('/metrics/interaction', { interaction_type: 'login' }), 400, 'invalid_request', 'user_id'],
-    ['a user_id that is not a UUID', () => post('/metrics/interaction', { ...valid, user_id: '42' }), 400, 'invalid_request', 'user_id'],
-    ['an unknown interaction_type', () => post('/metrics/interaction', { ...valid, interaction_type: 'teleport' }), 400, 'invalid_request', 'interaction_type'],
+    ['an empty user_id', () => post('/metrics/interaction', { ...valid, user_id: '' }), 400, 'invalid_request', 'user_id'],
+    ['a user_id over 128 characters', () => post('/metrics/interaction', { ...valid, user_id: 'u'.repeat(129) }), 400, 'invalid_request', 'user_id'],
+    ['a user_id with a trailing space', () => post('/metrics/interaction', { ...valid, user_id: '42 ' }), 400, 'invalid_request', 'user_id'],
+    ['a user_id with a control character', () => post('/metrics/interaction', { ...valid, user_id: '4\n2' }), 400, 'invalid_request', 'user_id'],
+    ['an interaction_type in capitals', () => post('/metrics/interaction', { ...valid, interaction_type: 'Login' }), 400, 'invalid_request', 'interaction_type'],
+    ['an interaction_type over 50 characters', () => post('/metrics/interaction', { ...valid, interaction_type: 't'.repeat(51) }), 400, 'invalid_request', 'interaction_type'],
+    ['an interaction_type with a space', () => post('/metrics/interaction', { ...valid, interaction_type: 'report viewed' }), 400, 'invalid_request', 'interaction_type'],
     ['an unparseable occurred_at', () => post('/metrics/interaction', { ...valid, occurred_at: 'yesterday' }), 400, 'invalid_request', 'occurred_at'],
     ['an occurred_at without a zone', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T10:00:00' }), 400, 'invalid_request', 'occurred_at'],
     ['an occurred_at more than 5 minutes ahead', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T12:36:00Z' }), 400, 'invalid_request', 'occurred_at'],
@@ -338,7 +343,7 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { user_id: 123, interaction_type: 'login', context: { test: 'yes' } })));
     expect(body.problems).toEqual([
-      { field: 'user_id', message: 'must be a UUID' },
+      { field: 'user_id', message: 'must be text' },
       { field: 'context.test', message: 'must be true or false' },
     ]);
   });

@@ -10,6 +10,7 @@ import { maskPassword, refuseOldServer } from '../../functions/local/database.js
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
@@ -53,7 +54,7 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
   });
 
   it('serves the status page and the three figures it reads', async () => {
-    const { url } = await start();
+    const { url } = await start({ MILESTONES_FILE: SN1MA_MILESTONES_FILE });
     await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'payment' });
     const page = await fetch(`${url}/`);
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
-import { INTERACTION_TYPES, type InteractionInput } from '../../functions/core/interaction.js';
+import { DEFAULT_COUNTING_TYPES, type InteractionInput } from '../../functions/core/interaction.js';
 import { DAY_MS } from '../../functions/core/metric.js';
 import { readingOf } from '../../functions/core/published-figures.js';
 import { toStore } from '../../functions/core/recording.js';
@@ -28,7 +28,7 @@ const BASELINE = new Date('2026-01-01T00:00:00Z');
 // Backdated up to 60 days, or up to 5 minutes ahead (the skew ingest allows); a few event ids repeat: duplicates.
 const interaction = fc.record({
   user: fc.nat(USERS.length - 1),
-  type: fc.constantFrom(...INTERACTION_TYPES),
+  type: fc.constantFrom(...DEFAULT_COUNTING_TYPES, 'page_view'),
   offsetMs: fc.oneof(fc.integer({ min: -5 * 60_000, max: 60 * DAY_MS }), fc.constantFrom(0, DAY_MS, 7 * DAY_MS, 30 * DAY_MS)),
   eventId: fc.option(fc.constantFrom('e1', 'e2', 'e3', 'e4'), { nil: undefined }),
   internal: fc.constantFrom(false, false, true),
@@ -55,7 +55,7 @@ async function record(db: Database, history: Array<typeof interaction extends fc
       ...(item.eventId ? { event_id: item.eventId } : {}),
       context: { ...(item.internal ? { internal: true } : {}), ...(item.test ? { test: true } : {}), ...(item.email ? { email: item.email } : {}) },
     } as InteractionInput;
-    await recordInteractions(db, [toStore(input, TAKEN_AT, () => `generated-${++counter}`)]);
+    await recordInteractions(db, [toStore(input, TAKEN_AT, () => `generated-${++counter}`, config)]);
   }
 }
 

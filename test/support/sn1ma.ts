@@ -1,0 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The example configuration shipped for SN1MA: the seed's Milestone Targets table, as MILESTONES_FILE names it. */
+export const SN1MA_MILESTONES_FILE = fileURLToPath(new URL('../../docs/examples/sn1ma-milestones.json', import.meta.url));
+/** The same table as MILESTONES takes it. */
+export const SN1MA_MILESTONES = readFileSync(SN1MA_MILESTONES_FILE, 'utf8');
