@@ -20,6 +20,7 @@ import type { Database } from '../functions/db/port.js';
 import { handler as health } from '../functions/handlers/health.js';
 import { createIngestHandler } from '../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../functions/handlers/metrics.js';
+import { createUsersHandler } from '../functions/handlers/users.js';
 import type { ServiceDeps } from '../functions/handlers/service.js';
 import { createLocalServer } from '../functions/local/server.js';
 import { SQL_DIR } from '../functions/local/service.js';
@@ -114,7 +115,7 @@ function load(plan: LoadPlan): Promise<LoadResult> {
 
 async function ingestOverHttp(db: Database) {
   const deps: ServiceDeps = { db, config, now: () => new Date(), newEventId: () => crypto.randomUUID(), log: console };
-  const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health } });
+  const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), users: createUsersHandler(deps), health } });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const singles = await load({ url, total: 5000, concurrency: 16, perRequest: 1, firstEvent: 0, users: USERS });

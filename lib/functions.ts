@@ -25,6 +25,11 @@ export class ApiFunctions extends Construct {
     this.byFamily = {
       ingest: withDatabase('Ingest', 'ingest', 'days-since: POST /metrics/interaction and /metrics/interactions').bindSnapshots(snapshots, 'stale-mark'),
       metrics: withDatabase('Metrics', 'metrics', 'days-since: GET /metrics/... (the headline, summary, milestones, history)'),
+      // Forgetting and unmarking change the figures: they mark the snapshot stale first, as ingest does.
+      users: withDatabase('Users', 'users', 'days-since: DELETE /users (forget a user) and /internal-users (take back context.internal)').bindSnapshots(
+        snapshots,
+        'stale-mark',
+      ),
       // Liveness only: no database, no configuration.
       health: new ServiceFunction(this, 'Health', { entry: 'health', description: 'days-since: GET /healthz', logRetention, memorySize: 128 }),
     };

@@ -36,6 +36,7 @@ export class DaysSinceStack extends Stack {
       handlers: {
         ingest: this.functions.byFamily.ingest.function,
         metrics: this.functions.byFamily.metrics.function,
+        users: this.functions.byFamily.users.function,
         health: this.functions.byFamily.health.function,
       },
       throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },

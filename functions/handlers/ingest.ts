@@ -6,20 +6,17 @@ import {
   type InteractionInput,
 } from '../core/interaction.js';
 import { timingProblems, toStore, verdicts } from '../core/recording.js';
-import { RECORDING_WINDOW_MS, type SnapshotStore } from '../core/snapshot.js';
+import type { SnapshotStore } from '../core/snapshot.js';
 import { snapshotTableFromEnv } from '../aws/snapshot-table.js';
 import { recordInteractions } from '../db/interactions.js';
-import { DatabaseUnavailableError } from '../db/port.js';
 import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { methodNotAllowed } from './routes.js';
+import { markSnapshotStale } from './stale-mark.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 export const MAX_SINGLE_BODY_BYTES = 64 * 1024;
 export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
-
-/** Seconds a client waits before retrying when the snapshot could not be marked stale. */
-const MARK_RETRY_AFTER_SECONDS = 5;
 
 export interface IngestDeps extends ServiceDeps {
   /** The publisher's snapshot, marked stale before anything is recorded (AWS: DynamoDB; locally: memory). */
@@ -28,21 +25,10 @@ export interface IngestDeps extends ServiceDeps {
 
 /** (adapter) POST /metrics/interaction(s) --> validate, classify --> mark the snapshot stale --> one INSERT statement. */
 export function createIngestHandler(deps: IngestDeps): ApiHandler {
-  // Before recording, and refusing when it fails: a 2xx then always means the next publish includes it.
-  async function markSnapshotStale(now: Date) {
-    if (!deps.snapshots) return;
-    try {
-      await deps.snapshots.markStale(new Date(now.getTime() + RECORDING_WINDOW_MS));
-    } catch (error) {
-      deps.log.warn('could not mark the snapshot stale: nothing recorded', { errorName: (error as Error)?.name ?? typeof error });
-      throw new DatabaseUnavailableError(MARK_RETRY_AFTER_SECONDS);
-    }
-  }
-
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
     const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId, deps.config));
-    await markSnapshotStale(now);
+    await markSnapshotStale(deps.snapshots, now, deps.log);
     const outcomes = await recordInteractions(deps.db, toStoreList, deps.config.internal.emailDomains);
     return verdicts(toStoreList, outcomes, deps.config.internal);
   }

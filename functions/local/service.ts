@@ -11,6 +11,7 @@ import { jsonResult } from '../handlers/http.js';
 import { createIngestHandler } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES } from '../handlers/routes.js';
+import { createUsersHandler } from '../handlers/users.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
@@ -88,7 +89,12 @@ export async function startLocalService(
   // The publisher's snapshot: the local ingest marks it stale, as in AWS.
   const snapshots = memorySnapshotStore();
   const server = createLocalServer({
-    handlers: { ingest: createIngestHandler({ ...deps, snapshots }), metrics: createMetricsHandler(deps), health },
+    handlers: {
+      ingest: createIngestHandler({ ...deps, snapshots }),
+      metrics: createMetricsHandler(deps),
+      users: createUsersHandler({ ...deps, snapshots }),
+      health,
+    },
     apiKey: settings.apiKey,
     localPages: {
       ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),

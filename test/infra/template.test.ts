@@ -64,7 +64,7 @@ describe('API Gateway', () => {
     Object.values(resourcesOf(t, 'AWS::ApiGateway::Method')).map((method) => {
       const props = method.Properties!;
       const uri = JSON.stringify((props.Integration as { Uri: unknown }).Uri);
-      const family = (['ingest', 'metrics', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
+      const family = (['ingest', 'metrics', 'users', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
       return { method: props.HttpMethod, path: resourcePath(t, props.ResourceId), family, props };
     });
 
@@ -122,9 +122,31 @@ describe('API Gateway', () => {
     }
   });
 
+  it('refuses a DELETE of a user without ?user_id= before the Lambda runs, and leaves its value to the handler', () => {
+    const [validatorId] = Object.keys(
+      template.findResources('AWS::ApiGateway::RequestValidator', { Properties: { ValidateRequestParameters: true } }),
+    );
+    const deletes = methodsOf(template).filter(({ method }) => method === 'DELETE');
+    expect(deletes.map(({ path, family }) => ({ path, family }))).toEqual([
+      { path: '/users', family: 'users' },
+      { path: '/internal-users', family: 'users' },
+    ]);
+    for (const { props } of deletes) {
+      expect(props.RequestValidatorId).toEqual({ Ref: validatorId });
+      expect(props.RequestParameters).toEqual({ 'method.request.querystring.user_id': true });
+      expect(props.ApiKeyRequired).toBe(true);
+    }
+    // The users Lambda reaches the database and marks the snapshot stale, as ingest does.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_CLUSTER_ARN: Match.anyValue(), SNAPSHOT_TABLE_NAME: Match.anyValue() }) },
+      Description: Match.stringLikeRegexp('DELETE /users'),
+    });
+  });
+
   it('answers its own refusals in the handlers\' {error, message} shape', () => {
     for (const [type, status, error] of [
       ['BAD_REQUEST_BODY', '400', 'invalid_request'],
+      ['BAD_REQUEST_PARAMETERS', '400', 'invalid_request'],
       ['INVALID_API_KEY', '403', 'forbidden'],
       ['MISSING_AUTHENTICATION_TOKEN', '404', 'not_found'],
       ['THROTTLED', '429', 'throttled'],

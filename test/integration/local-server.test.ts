@@ -101,6 +101,24 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
 
+  it('forgets a user over HTTP, with the API key, whatever characters the id holds (percent-encoded in ?user_id=)', async () => {
+    const { url } = await start({ API_KEY: 'local-secret' });
+    const key = { 'x-api-key': 'local-secret' };
+    const odd = 'team/ana+1 ü?&';
+    const sent = await fetch(`${url}/metrics/interaction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...key },
+      body: JSON.stringify({ user_id: odd, interaction_type: 'login' }),
+    });
+    expect(sent.status).toBe(202);
+    const forget = `${url}/users?user_id=${encodeURIComponent(odd)}`;
+    expect((await fetch(forget, { method: 'DELETE' })).status).toBe(403);
+    const forgotten = await fetch(forget, { method: 'DELETE', headers: key });
+    expect([forgotten.status, await forgotten.json()]).toEqual([200, { user_id: odd, status: 'forgotten', interactions: 1 }]);
+    expect(await (await fetch(`${url}/metrics/days-since-last-interaction`, { headers: key })).json()).toMatchObject({ total_users: 0 });
+    expect((await fetch(`${url}/users?user_id=${encodeURIComponent(odd)}`, { headers: key })).status).toBe(405);
+  });
+
   it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'days-since-'));
     const where = engine.name === 'pglite' ? { DATA_DIR: dir, ...TEST_PGLITE_ENV } : await freshDatabase();
