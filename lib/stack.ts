@@ -48,6 +48,7 @@ export class DaysSinceStack extends Stack {
       snapshots: this.snapshots,
       metricEnvironment: settings.metricEnvironment,
       thresholds: settings.thresholds,
+      team: settings.team,
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
       namespace: context('metricNamespace'),

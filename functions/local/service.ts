@@ -97,7 +97,7 @@ export async function startLocalService(
     },
     apiKey: settings.apiKey,
     localPages: {
-      ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
+      ...statusPages({ ...config, team: config.team, apiKeyRequired: settings.apiKey !== undefined }),
       '/openapi.json': async () => jsonResult(200, openApiDocument(ROUTES)),
     },
   });

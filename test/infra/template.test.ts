@@ -21,6 +21,12 @@ const CONTEXT = {
   baselineDate: '2026-02-01',
   internalUserIds: INTERNAL_USER.toUpperCase(),
   internalEmailDomains: 'Example.com, @corp.example.org',
+  interactionTypes: 'signup,login,payment,report_viewed',
+  productName: 'Acme',
+  teamTimeZone: 'Europe/Berlin',
+  checkInDay: 'monday',
+  checkInHour: '8',
+  storeIp: 'truncated',
   throttleRate: '7.5',
   throttleBurst: '13',
   minCapacity: '0.5',
@@ -203,7 +209,7 @@ describe('Lambda functions', () => {
   });
 
   it('give the API handlers the configuration from context under the names the local run reads', () => {
-    for (const name of ['Ingest', 'Metrics']) {
+    for (const name of ['Ingest', 'Metrics', 'Users']) {
       const variables = (resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]!.Properties!.Environment as { Variables: object })
         .Variables;
       expect(variables).toEqual({
@@ -214,14 +220,23 @@ describe('Lambda functions', () => {
         BASELINE_DATE: '2026-02-01',
         INTERNAL_USER_IDS: INTERNAL_USER,
         INTERNAL_EMAIL_DOMAINS: 'example.com,corp.example.org',
+        INTERACTION_TYPES: 'signup,login,payment,report_viewed',
         MILESTONES: '',
+        PRODUCT_NAME: 'Acme',
+        TEAM_TIME_ZONE: 'Europe/Berlin',
+        CHECK_IN_DAY: 'mon',
+        CHECK_IN_HOUR: '8',
+        STORE_IP: 'truncated',
         DB_CLUSTER_ARN: clusterArn(),
         DB_SECRET_ARN: secretRef(),
         DB_NAME: 'days_since',
-        // Ingest marks the publisher's snapshot stale (test/infra/idle-cost.test.ts); metrics never touches it.
-        ...(name === 'Ingest' ? { SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') } } : {}),
+        // Ingest, forgetting and unmarking mark the publisher's snapshot stale (test/infra/idle-cost.test.ts); metrics never touches it.
+        ...(name !== 'Metrics' ? { SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') } } : {}),
       });
     }
+    // The check-in follows the team's day, hour and zone.
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 8 ? * MON *)', ScheduleExpressionTimezone: 'Europe/Berlin' });
+    defaults.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 9 ? * FRI *)', ScheduleExpressionTimezone: 'UTC' });
     defaults.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '' }) },
     });
