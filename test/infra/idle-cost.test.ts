@@ -92,7 +92,7 @@ describe('idle costs almost nothing', () => {
     });
   });
 
-  it('grants the publisher GetItem and UpdateItem, ingest only an UpdateItem of the stale mark, on the one item alone; no other role touches it', () => {
+  it('grants the publisher GetItem and UpdateItem, ingest and the users routes only an UpdateItem of the stale mark, on the one item alone; no other role touches it', () => {
     const table = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures'), 'Arn'] };
     expect(dynamoGrants(template)).toEqual({
       [logicalId(template, 'AWS::IAM::Role', 'AlertingPublisherRole')]: [
@@ -103,23 +103,29 @@ describe('idle costs almost nothing', () => {
           Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['published-figures'] } },
         },
       ],
-      [logicalId(template, 'AWS::IAM::Role', 'FunctionsIngestRole')]: [
-        {
-          Effect: 'Allow',
-          Action: 'dynamodb:UpdateItem',
-          Resource: table,
-          Condition: {
-            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'writes', 'dirtyUntil'], 'dynamodb:LeadingKeys': ['published-figures'] },
-            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-          },
-        },
-      ],
+      // Ingest, and the users routes (forget, unmark), only mark it stale.
+      ...Object.fromEntries(
+        ['FunctionsIngestRole', 'FunctionsUsersRole'].map((role) => [
+          logicalId(template, 'AWS::IAM::Role', role),
+          [
+            {
+              Effect: 'Allow',
+              Action: 'dynamodb:UpdateItem',
+              Resource: table,
+              Condition: {
+                'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'writes', 'dirtyUntil'], 'dynamodb:LeadingKeys': ['published-figures'] },
+                StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+              },
+            },
+          ],
+        ]),
+      ),
     });
     // The key the grants name is the key the Lambdas use.
     expect(SNAPSHOT_KEY.id.S).toBe(SNAPSHOT_ITEM_ID);
   });
 
-  it('tells exactly the publisher and ingest where the table is', () => {
+  it('tells exactly the publisher, ingest and the users routes where the table is', () => {
     const table = logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures');
     const told = Object.entries(resourcesOf(template, 'AWS::Lambda::Function'))
       .filter(([, fn]) => (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.SNAPSHOT_TABLE_NAME)
@@ -128,9 +134,10 @@ describe('idle costs almost nothing', () => {
       expect.arrayContaining([
         ['AlertingPublisherFunction', { Ref: table }],
         ['FunctionsIngestFunction', { Ref: table }],
+        ['FunctionsUsersFunction', { Ref: table }],
       ]),
     );
-    expect(told).toHaveLength(2);
+    expect(told).toHaveLength(3);
   });
 
   it('deploys nothing that bills by the hour: the resource types are exactly the known ones', () => {
