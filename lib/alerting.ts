@@ -23,12 +23,15 @@ import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/
 import { AlertingDashboard, dashboardUrl } from './dashboard.js';
 import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
+import type { InteractionBufferTable } from './buffer.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 export interface AlertingProps {
   database: DaysSinceDatabase;
-  /** The publisher's snapshot: read every run, refreshed from the database only when stale. */
+  /** The snapshot record and the fold's lease: the publisher, the notifier and the check-in read snapshot + buffer, and fold. */
   snapshots: SnapshotStore;
+  /** The interactions waiting to be folded into Aurora. */
+  buffer: InteractionBufferTable;
   /** The Lambdas' metric configuration (WARNING_DAYS, CRITICAL_DAYS, DAU_TARGET, MAU_TARGET, BASELINE_DATE ...), as the API's functions get it. */
   metricEnvironment: Readonly<Record<string, string>>;
   /** The same bands and targets as numbers, as loadConfig validated them: the alarms' thresholds and the dashboard's lines. */
@@ -148,7 +151,7 @@ export class Alerting extends Construct {
       environment: { ...common.environment, METRIC_NAMESPACE: this.namespace },
     })
       .bindDatabase(props.database)
-      .bindSnapshots(props.snapshots, 'publisher');
+      .bindFolding(props.buffer, props.snapshots);
     this.publisher.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
@@ -164,14 +167,18 @@ export class Alerting extends Construct {
       // Slack's Retry-After budget (60 s) plus a resuming database.
       timeout: Duration.seconds(90),
       environment: { ...common.environment, ...slackEnvironment, ALARM_ROLES: JSON.stringify(roles) },
-    }).bindDatabase(props.database);
+    })
+      .bindDatabase(props.database)
+      .bindFolding(props.buffer, props.snapshots);
     this.weeklyReport = new ServiceFunction(this, 'WeeklyReport', {
       ...common,
       entry: 'weekly-report',
       description: `days-since: posts the weekly check-in to Slack (${checkInAt})`,
       timeout: Duration.seconds(90),
       environment: { ...common.environment, ...slackEnvironment },
-    }).bindDatabase(props.database);
+    })
+      .bindDatabase(props.database)
+      .bindFolding(props.buffer, props.snapshots);
     for (const fn of [this.notifier, this.weeklyReport]) this.webhookSecret.grantRead(fn.function);
 
     // Scheduler invokes asynchronously: its retries cover failed invocations, Lambda's cover failed runs.
@@ -179,7 +186,7 @@ export class Alerting extends Construct {
       description: 'days-since: publish the number every 5 minutes',
       schedule: scheduler.ScheduleExpression.rate(PUBLISH_EVERY),
       target: new LambdaInvoke(this.publisher.function, {
-        role: this.schedulerRole('PublishScheduleRole', this.publisher, 'the publisher, every 5 minutes'),
+        role: schedulerRole(this, 'PublishScheduleRole', this.publisher, 'the publisher, every 5 minutes'),
         retryAttempts: 2,
         // Older than the next run: drop it, the next run publishes a fresher number.
         maxEventAge: Duration.minutes(4),
@@ -198,7 +205,7 @@ export class Alerting extends Construct {
         timeZone: TimeZone.of(timeZone),
       }),
       target: new LambdaInvoke(this.weeklyReport.function, {
-        role: this.schedulerRole('CheckInScheduleRole', this.weeklyReport, 'the weekly check-in'),
+        role: schedulerRole(this, 'CheckInScheduleRole', this.weeklyReport, 'the weekly check-in'),
         retryAttempts: 3,
         maxEventAge: Duration.hours(6),
         deadLetterQueue: this.deadLetters.checkIn,
@@ -329,28 +336,6 @@ export class Alerting extends Construct {
     this.acknowledgeChecks(props);
   }
 
-  /** The role one schedule runs as: it may invoke its own function (and send to its dead-letter queue), nothing else. */
-  private schedulerRole(id: string, target: ServiceFunction, what: string): iam.Role {
-    const stack = Stack.of(this);
-    const role = new iam.Role(this, id, {
-      description: `days-since: EventBridge Scheduler invokes ${what}`,
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: {
-            'aws:SourceAccount': Aws.ACCOUNT_ID,
-            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
-          },
-        },
-      }),
-    });
-    const functionId = stack.getLogicalId(target.function.node.defaultChild as CfnElement);
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-      reason: `lambda:InvokeFunction on the versions and aliases of ${what}'s own function (the grant CDK writes for a function ARN); no other function.`,
-    });
-    return role;
-  }
-
   private acknowledgeChecks(props: AlertingProps): void {
     for (const [name, queue] of Object.entries(this.deadLetters)) {
       Validations.of(queue).acknowledge({
@@ -369,6 +354,28 @@ export class Alerting extends Construct {
       reason: 'cloudwatch:PutMetricData has no resource type; the statement is limited to the one namespace by the cloudwatch:namespace condition.',
     });
   }
+}
+
+/** The role one schedule runs as: it may invoke its own function (and send to its dead-letter queue), nothing else. */
+export function schedulerRole(scope: Construct, id: string, target: ServiceFunction, what: string): iam.Role {
+  const stack = Stack.of(scope);
+  const role = new iam.Role(scope, id, {
+    description: `days-since: EventBridge Scheduler invokes ${what}`,
+    assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+      conditions: {
+        StringEquals: {
+          'aws:SourceAccount': Aws.ACCOUNT_ID,
+          'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+        },
+      },
+    }),
+  });
+  const functionId = stack.getLogicalId(target.function.node.defaultChild as CfnElement);
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+    reason: `lambda:InvokeFunction on the versions and aliases of ${what}'s own function (the grant CDK writes for a function ARN); no other function.`,
+  });
+  return role;
 }
 
 function namespaceOf(namespace: string | undefined): string {

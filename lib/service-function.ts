@@ -6,6 +6,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { cdkBundling, handlerEntry } from './bundling.js';
 import type { DaysSinceDatabase } from './database.js';
+import type { InteractionBufferTable } from './buffer.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 export interface ServiceFunctionProps {
@@ -58,15 +59,34 @@ export class ServiceFunction extends Construct {
   /** Lets this function use the database through the Data API and tells it where the database is, in one step. */
   bindDatabase(database: DaysSinceDatabase): this {
     database.grantDataApi(this.function);
-    for (const [name, value] of Object.entries(database.connectionEnvironment)) this.function.addEnvironment(name, value);
+    return this.withEnvironment(database.connectionEnvironment);
+  }
+
+  /** Lets ingest put interactions into the buffer (and read a duplicate's original), and tells it the table, in one step. */
+  bindIngest(buffer: InteractionBufferTable): this {
+    buffer.grantAccept(this.function);
+    return this.withEnvironment(buffer.environment);
+  }
+
+  /**
+   * Lets this function read the figures from snapshot + buffer and fold the buffer into Aurora (with bindDatabase), and tells
+   * it both tables, in one step.
+   */
+  bindFolding(buffer: InteractionBufferTable, snapshots: SnapshotStore): this {
+    buffer.grantFold(this.function);
+    snapshots.grantFolding(this.function);
+    return this.withEnvironment({ ...buffer.environment, ...snapshots.environment });
+  }
+
+  /** What bindFolding allows, plus finding and deleting a user's items anywhere in the buffer: the users routes. */
+  bindUserChanges(buffer: InteractionBufferTable, snapshots: SnapshotStore): this {
+    this.bindFolding(buffer, snapshots);
+    buffer.grantUserChanges(this.function);
     return this;
   }
 
-  /** Lets this function read and refresh the publisher's snapshot (`publisher`) or only mark it stale (`stale-mark`), and tells it the table, in one step. */
-  bindSnapshots(snapshots: SnapshotStore, use: 'publisher' | 'stale-mark'): this {
-    if (use === 'publisher') snapshots.grantPublisher(this.function);
-    else snapshots.grantStaleMark(this.function);
-    for (const [name, value] of Object.entries(snapshots.environment)) this.function.addEnvironment(name, value);
+  private withEnvironment(environment: Record<string, string>): this {
+    for (const [name, value] of Object.entries(environment)) this.function.addEnvironment(name, value);
     return this;
   }
 }

@@ -59,6 +59,8 @@ export interface DeploySettings {
   maxCapacity: number;
   /** Idle seconds before Aurora pauses at 0 ACU (300 to 86,400, AWS's range). @default 300 */
   autoPauseSeconds: number;
+  /** Minutes between folds of the buffer into Aurora (5 to 1,440); chosen with `npm run cost`. @default DEFAULT_FOLD_EVERY_MINUTES */
+  foldEveryMinutes: number;
   /** @default true */
   deletionProtection: boolean;
   /** What happens to the database when the stack is deleted. @default retain */
@@ -68,6 +70,9 @@ export interface DeploySettings {
   /** Retention of the Lambda and API access logs. @default 30 */
   logRetention: RetentionDays;
 }
+
+/** Minutes between folds unless foldEveryMinutes says otherwise: chosen from `npm run cost` (docs/costs.md). */
+export const DEFAULT_FOLD_EVERY_MINUTES = 180;
 
 type Raw = Record<string, string | undefined>;
 
@@ -150,6 +155,7 @@ export const DEPLOY_CONTEXT_KEYS = [
   'minCapacity',
   'maxCapacity',
   'autoPauseSeconds',
+  'foldEveryMinutes',
   'deletionProtection',
   'removalPolicy',
   'backupRetentionDays',
@@ -181,6 +187,10 @@ export function readDeploySettings(node: Node): DeploySettings {
   const autoPauseSeconds = contextNumber(raw, 'autoPauseSeconds', DEFAULT_AUTO_PAUSE_SECONDS, { min: 300, integer: true });
   if (autoPauseSeconds > 86_400) throw new ContextError('autoPauseSeconds', `must be between 300 and 86400 seconds, got ${autoPauseSeconds}`);
 
+  // Each fold wakes Aurora for its idle delay: the cost table (npm run cost) weighs this against how fresh Aurora is.
+  const foldEveryMinutes = contextNumber(raw, 'foldEveryMinutes', DEFAULT_FOLD_EVERY_MINUTES, { min: 5, integer: true });
+  if (foldEveryMinutes > 1_440) throw new ContextError('foldEveryMinutes', `must be between 5 and 1440 minutes, got ${foldEveryMinutes}`);
+
   const deletionProtection = contextBoolean(raw, 'deletionProtection', true);
   const removalPolicy = contextChoice(raw, 'removalPolicy', REMOVAL_POLICIES, 'retain');
   if (removalPolicy === RemovalPolicy.DESTROY && deletionProtection) {
@@ -207,6 +217,7 @@ export function readDeploySettings(node: Node): DeploySettings {
     minCapacity,
     maxCapacity,
     autoPauseSeconds,
+    foldEveryMinutes,
     deletionProtection,
     removalPolicy,
     backupRetentionDays,

@@ -1,9 +1,11 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Schema } from '../functions/db/migrate.js';
 import { Alerting } from './alerting.js';
+import { InteractionBufferTable } from './buffer.js';
 import { DaysSinceApi } from './api.js';
 import { DaysSinceDatabase } from './database.js';
+import { BufferFolding } from './folding.js';
 import { ApiFunctions } from './functions.js';
 import { SchemaMigration } from './migrations.js';
 import { readDeploySettings, type DeploySettings } from './settings.js';
@@ -18,20 +20,23 @@ export interface DaysSinceStackProps extends StackProps {
 export class DaysSinceStack extends Stack {
   readonly settings: DeploySettings;
   readonly database: DaysSinceDatabase;
+  readonly buffer: InteractionBufferTable;
   readonly snapshots: SnapshotStore;
   readonly schema: SchemaMigration;
   readonly functions: ApiFunctions;
   readonly api: DaysSinceApi;
   readonly alerting: Alerting;
+  readonly folding: BufferFolding;
 
   constructor(scope: Construct, id: string, props: DaysSinceStackProps) {
     super(scope, id, { description: 'days-since: days since a real user last interacted', ...props });
     this.settings = readDeploySettings(this.node);
     const { settings } = this;
     this.database = new DaysSinceDatabase(this, 'Database', settings);
+    this.buffer = new InteractionBufferTable(this, 'Buffer', { removalPolicy: settings.removalPolicy });
     this.snapshots = new SnapshotStore(this, 'PublishedFigures');
     this.schema = new SchemaMigration(this, 'Schema', { database: this.database, sql: props.sql, logRetention: settings.logRetention });
-    this.functions = new ApiFunctions(this, 'Functions', { database: this.database, snapshots: this.snapshots, settings });
+    this.functions = new ApiFunctions(this, 'Functions', { database: this.database, buffer: this.buffer, snapshots: this.snapshots, settings });
     this.api = new DaysSinceApi(this, 'Api', {
       handlers: {
         ingest: this.functions.byFamily.ingest.function,
@@ -45,6 +50,7 @@ export class DaysSinceStack extends Stack {
     const context = (key: string) => (this.node.tryGetContext(key) as string | undefined)?.toString() || undefined;
     this.alerting = new Alerting(this, 'Alerting', {
       database: this.database,
+      buffer: this.buffer,
       snapshots: this.snapshots,
       metricEnvironment: settings.metricEnvironment,
       thresholds: settings.thresholds,
@@ -56,8 +62,18 @@ export class DaysSinceStack extends Stack {
       api: this.api.api,
       functions: { ...Object.fromEntries(Object.entries(this.functions.byFamily).map(([family, fn]) => [family, fn.function])), migrate: this.schema.migrator.function },
     });
+    this.folding = new BufferFolding(this, 'Folding', {
+      database: this.database,
+      buffer: this.buffer,
+      snapshots: this.snapshots,
+      foldEvery: Duration.minutes(settings.foldEveryMinutes),
+      metricEnvironment: settings.metricEnvironment,
+      logRetention: settings.logRetention,
+      topic: this.alerting.topic,
+      namespace: this.alerting.namespace,
+    });
     // New handler code and the public stage wait for the schema they expect.
-    this.schema.precedes(this.functions, this.api.api.deploymentStage, this.alerting);
+    this.schema.precedes(this.functions, this.api.api.deploymentStage, this.alerting, this.folding);
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the API (append /metrics/...)', value: this.api.api.url });
     new CfnOutput(this, 'ApiKeyId', { description: 'Id of the API key product backends send as x-api-key', value: this.api.apiKey.keyId });

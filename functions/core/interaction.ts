@@ -1,17 +1,10 @@
 import * as z from 'zod/mini';
 
-/**
- * The types that count as real engagement unless INTERACTION_TYPES says otherwise: every type the seed named but a
- * landing-page visit (`page_view`). Any other well-formed type is accepted and kept; it counts only when configured.
- */
-export const DEFAULT_COUNTING_TYPES = ['signup', 'login', 'coach_call', 'agent_run', 'decision', 'export', 'feedback', 'payment'] as const;
+import { INTERACTION_TYPE } from './interaction-types.js';
 
-/** What an interaction type may be: a name of 1 to 50 characters from a-z, 0-9 and `_ . : -`. */
-export const INTERACTION_TYPE = /^[a-z0-9_.:-]{1,50}$/;
+export { DEFAULT_COUNTING_TYPES, INTERACTION_TYPE, PAYMENT_TYPE } from './interaction-types.js';
+
 const INTERACTION_TYPE_RULE = 'must be 1 to 50 characters from a-z, 0-9 and _ . : - (e.g. report_viewed)';
-
-/** The type whose real users are the paying users of the `paying_users` milestone measure. */
-export const PAYMENT_TYPE = 'payment';
 
 export const MAX_USER_ID_LENGTH = 128;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

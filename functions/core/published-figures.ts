@@ -33,11 +33,20 @@ export function readingOf(pulse: PulseFigures, baseline: Date, now: Date): Readi
   return { ...pulse, at: now, baseline, days: publishableDays(pulse, baseline, now) };
 }
 
+/** Published beside the number for the operators: how long the oldest buffered interaction has waited for the fold. */
+export const BUFFER_AGE_FIGURE = 'OldestBufferedInteractionAge';
+
 export interface Figure {
-  name: (typeof FIGURE_NAMES)[keyof typeof FIGURE_NAMES];
+  name: (typeof FIGURE_NAMES)[keyof typeof FIGURE_NAMES] | typeof BUFFER_AGE_FIGURE;
   value: number;
   /** CloudWatch has no unit for days. */
-  unit: 'None' | 'Count';
+  unit: 'None' | 'Count' | 'Seconds';
+}
+
+/** The age of the oldest buffered interaction at `now`, 0 when none waits: the alarm on it then has a value every run. */
+export function bufferAgeFigure(oldestReceivedAt: number | null, now: Date): Figure {
+  const seconds = oldestReceivedAt === null ? 0 : Math.max(0, (now.getTime() - oldestReceivedAt) / 1000);
+  return { name: BUFFER_AGE_FIGURE, value: seconds, unit: 'Seconds' };
 }
 
 /** The five figures sent to CloudWatch together, so the dashboard never mixes two moments. */

@@ -45,8 +45,17 @@ export const DEFAULT_RETRY: RetryPolicy = {
 /** Aurora Serverless v2 resumes from zero in about 15 s: a caller told to wait this long finds it awake. */
 export const RETRY_AFTER_SECONDS = 15;
 
-/** Errors that mean "Aurora is waking up": the same statement will succeed shortly. */
-const RESUMING = new Set(['DatabaseResumingException', 'StatementTimeoutException']);
+/**
+ * Errors that mean "the database cannot answer right now": the same statement may succeed shortly, and a caller that
+ * still gets one past the budget is told 503 with Retry-After, never 500. From ExecuteStatement's errors
+ * (https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html#API_ExecuteStatement_Errors):
+ * DatabaseResumingException (an auto-paused instance is resuming), DatabaseUnavailableException (504: the writer is not
+ * available), InvalidResourceStateException (the cluster is in a state that cannot serve the call, e.g. modifying),
+ * StatementTimeoutException (the call's 45 s ran out, as while a resume blocks it).
+ */
+const UNAVAILABLE = new Set(['DatabaseResumingException', 'DatabaseUnavailableException', 'InvalidResourceStateException', 'StatementTimeoutException']);
+/** The client gave up on a call (its timeout within the invocation's remaining time). */
+const GAVE_UP = new Set(['AbortError', 'TimeoutError']);
 
 /** A deadlock or serialization failure rolled the statement back whole: running it again is safe. */
 const CONFLICT = /SQLState: 40(P01|001)\b/;
@@ -55,7 +64,13 @@ const CONFLICT = /SQLState: 40(P01|001)\b/;
 function worthRetrying(error: unknown, inTransaction: boolean): boolean {
   const { name, message } = error as Error;
   if (inTransaction) return name === 'DatabaseResumingException';
-  return RESUMING.has(name) || CONFLICT.test(message ?? '');
+  return UNAVAILABLE.has(name) || CONFLICT.test(message ?? '');
+}
+
+/** What reaches the caller: an outage as DatabaseUnavailableError (503 with Retry-After), anything else as it came. */
+function asOutage(error: unknown): unknown {
+  const name = (error as Error)?.name;
+  return UNAVAILABLE.has(name) || GAVE_UP.has(name) ? new DatabaseUnavailableError(RETRY_AFTER_SECONDS) : error;
 }
 
 export function toSqlParameters(params: SqlParams): SqlParameter[] {
@@ -112,7 +127,18 @@ function rowsOf<T>(output: ExecuteStatementCommandOutput, returnsRows: boolean):
   throw new UnreadableResultError('the Data API returned no result set for a statement that returns rows');
 }
 
+/** Time kept back from the invocation's end to answer the caller after a call gives up. */
+export const ANSWER_MARGIN_MS = 1_500;
+/** No call waits longer than the Data API's own 45 s call timeout, plus the round trip. */
+export const MAX_CALL_MS = 50_000;
+
 export interface DataApiOptions {
+  /**
+   * Milliseconds left in this invocation (Lambda: context.getRemainingTimeInMillis()). Every call gets a client timeout
+   * within it, and retries stop before it: a call that blocks while Aurora resumes never outlives the Lambda (a 502).
+   * @default unbounded (only MAX_CALL_MS per call)
+   */
+  timeLeft?: () => number;
   /**
    * Let statements run past the Data API's 45 s call timeout, waiting inside the transaction until they finish: for
    * migrations (an index on a large table, a backfill), where a DDL cut off mid-way is the worse outcome. Handlers do
@@ -126,10 +152,18 @@ export function dataApiDatabase(
   client: RDSDataClient,
   target: DataApiTarget,
   retry: RetryPolicy = DEFAULT_RETRY,
-  { continueAfterTimeout = false }: DataApiOptions = {},
+  { continueAfterTimeout = false, timeLeft = () => Number.POSITIVE_INFINITY }: DataApiOptions = {},
 ): Database {
+  /** Sends one call with a client timeout inside what is left of the invocation; none at all when too little is left. */
+  // One parameter type for the four commands: the client's send() is overloaded per command.
+  function send<T>(command: ExecuteStatementCommand | BeginTransactionCommand | CommitTransactionCommand | RollbackTransactionCommand): Promise<T> {
+    const allowed = Math.min(MAX_CALL_MS, timeLeft() - ANSWER_MARGIN_MS);
+    if (allowed <= 0) return Promise.reject(new DatabaseUnavailableError(RETRY_AFTER_SECONDS));
+    return client.send(command as never, { abortSignal: AbortSignal.timeout(allowed) }) as Promise<T>;
+  }
+
   async function withRetry<T>(call: () => Promise<T>, inTransaction: boolean): Promise<T> {
-    const deadline = retry.now() + retry.budgetMs;
+    const deadline = retry.now() + Math.min(retry.budgetMs, timeLeft() - ANSWER_MARGIN_MS);
     for (let attempt = 0; ; attempt++) {
       try {
         return await call();
@@ -159,18 +193,18 @@ export function dataApiDatabase(
         const command = execute(sql, toSqlParameters(params));
         const inTransaction = transactionId !== undefined;
         try {
-          return rowsOf<T>(await withRetry(() => client.send(command), inTransaction), returnsRows);
+          return rowsOf<T>(await withRetry(() => send<ExecuteStatementCommandOutput>(command), inTransaction), returnsRows);
         } catch (error) {
-          if (!(continueAfterTimeout && inTransaction && (error as Error).name === 'StatementTimeoutException')) throw error;
+          if (!(continueAfterTimeout && inTransaction && (error as Error).name === 'StatementTimeoutException')) throw asOutage(error);
           // The call timed out but the statement runs on: the transaction's next statement runs once it is done,
           // and fails if it failed. Rows of a statement that outlived its call are lost, so only commands may.
           if (returnsRows) throw error;
           for (;;) {
             try {
-              await client.send(execute('SELECT 1 AS done', []));
+              await send(execute('SELECT 1 AS done', []));
               return [];
             } catch (waiting) {
-              if ((waiting as Error).name !== 'StatementTimeoutException') throw waiting;
+              if ((waiting as Error).name !== 'StatementTimeoutException') throw asOutage(waiting);
               await retry.sleep(retry.baseDelayMs);
             }
           }
@@ -178,16 +212,21 @@ export function dataApiDatabase(
       },
       async transaction(work) {
         if (transactionId !== undefined) throw new Error('nested transactions are not supported');
-        const begun = await withRetry(() => client.send(new BeginTransactionCommand(target)), false);
+        let begun: { transactionId?: string };
+        try {
+          begun = await withRetry(() => send<{ transactionId?: string }>(new BeginTransactionCommand(target)), false);
+        } catch (error) {
+          throw asOutage(error);
+        }
         const id = begun.transactionId!;
         const { resourceArn, secretArn } = target;
         try {
           const result = await work(bound(id));
-          await client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId: id }));
+          await send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId: id }));
           return result;
         } catch (error) {
-          await client.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId: id })).catch(() => {});
-          throw error;
+          await send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId: id })).catch(() => {});
+          throw asOutage(error);
         }
       },
       async close() {},

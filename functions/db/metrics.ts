@@ -1,4 +1,6 @@
 import type { ExclusionReason, InternalUsers } from '../core/classify.js';
+import { noExclusions, type Exclusions, type LastOfType } from '../core/current-figures.js';
+import type { ExcludedInteraction } from '../core/snapshot.js';
 import { daysBefore, type Headline } from '../core/metric.js';
 import { json, readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
 
@@ -87,7 +89,8 @@ export async function readPulse(db: Database, internal: InternalUsers, now: Date
 
 // Every counting type in the configured order, then every other type a real client sent (a page view; a type that counted
 // before INTERACTION_TYPES changed), each with the last real interaction of a non-internal user. The other types are
-// found by a skip scan of interactions_not_engagement_type, one index descent per type, never by reading history.
+// found by a skip scan of interactions_not_engagement_type, one index descent per type, never by reading history; listed
+// in byte order, as functions/core/current-figures.ts lists them.
 const READ_LAST_BY_TYPE = `
 WITH RECURSIVE ${INTERNAL_USERS},
 not_counted(interaction_type) AS (
@@ -121,13 +124,7 @@ SELECT l.interaction_type, l.counts,
      ORDER BY i.occurred_at DESC LIMIT 1)
   END AS last_not_counted_at
 FROM listed l
-ORDER BY l.counts DESC, l.ordinal, l.interaction_type`;
-
-/** A type's last real interaction, and whether the type counts (INTERACTION_TYPES). */
-export interface LastOfType {
-  at: Date | null;
-  counts: boolean;
-}
+ORDER BY l.counts DESC, l.ordinal, l.interaction_type COLLATE "C"`;
 
 const later = (a: Date | null, b: Date | null): Date | null => (a === null || (b !== null && b > a) ? b : a);
 
@@ -150,75 +147,68 @@ export async function readLastRealByType(
   );
 }
 
-export interface ExcludedInteraction {
-  eventId: string;
-  interactionType: string;
-  occurredAt: Date;
-  reason: ExclusionReason;
-}
+export type { ExcludedInteraction, Exclusions, LastOfType };
 
-export interface Exclusions {
-  last: ExcludedInteraction | null;
-  countsSince: Record<ExclusionReason, number>;
-}
-
-const READ_EXCLUSIONS = `
-WITH ${INTERNAL_USERS},
-last_stored AS (
+// The last interaction that did not count (a stored exclusion, or any interaction of an internal user), as a CTE named
+// last_excluded. Ties broken by event_id in byte order, as functions/core/current-figures.ts breaks them.
+export const LAST_EXCLUDED = `last_stored AS (
   SELECT event_id, user_id, interaction_type, occurred_at, exclusion_reason FROM interactions
-  WHERE exclusion_reason IS NOT NULL ORDER BY occurred_at DESC LIMIT 1
+  WHERE exclusion_reason IS NOT NULL ORDER BY occurred_at DESC, event_id COLLATE "C" DESC LIMIT 1
 ),
 last_internal AS (
   SELECT x.* FROM internal_users iu
   CROSS JOIN LATERAL (
     SELECT event_id, user_id, interaction_type, occurred_at, exclusion_reason FROM interactions i
-    WHERE i.user_id = iu.user_id ORDER BY occurred_at DESC LIMIT 1
+    WHERE i.user_id = iu.user_id ORDER BY occurred_at DESC, event_id COLLATE "C" DESC LIMIT 1
   ) x
-  ORDER BY x.occurred_at DESC LIMIT 1
+  ORDER BY x.occurred_at DESC, x.event_id COLLATE "C" DESC LIMIT 1
 ),
 last_excluded AS (
   SELECT * FROM (SELECT * FROM last_stored UNION ALL SELECT * FROM last_internal) l
-  ORDER BY occurred_at DESC LIMIT 1
-),
-recent AS (
-  SELECT user_id, exclusion_reason FROM interactions
+  ORDER BY occurred_at DESC, event_id COLLATE "C" DESC LIMIT 1
+)`;
+
+// Every interaction after :since that did not count, with its reason, as a CTE named recent_excluded.
+export const RECENT_EXCLUDED = `recent AS (
+  SELECT user_id, occurred_at, exclusion_reason FROM interactions
   WHERE exclusion_reason IS NOT NULL AND occurred_at > :since
   UNION ALL
-  SELECT i.user_id, i.exclusion_reason FROM internal_users iu
+  SELECT i.user_id, i.occurred_at, i.exclusion_reason FROM internal_users iu
   JOIN interactions i ON i.user_id = iu.user_id AND i.occurred_at > :since AND i.exclusion_reason IS NULL
-)
-SELECT 'last' AS kind, l.event_id, l.interaction_type, l.occurred_at,
-       CASE WHEN l.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE l.exclusion_reason END AS reason,
-       0 AS interactions
+),
+recent_excluded AS (
+  SELECT r.occurred_at, CASE WHEN r.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE r.exclusion_reason END AS reason
+  FROM recent r
+)`;
+
+/** The last excluded interaction's columns, with its reason as read now. */
+export const LAST_EXCLUDED_COLUMNS = `l.event_id, l.interaction_type, l.occurred_at,
+       CASE WHEN l.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE l.exclusion_reason END AS reason`;
+
+const READ_EXCLUSIONS = `
+WITH ${INTERNAL_USERS}, ${LAST_EXCLUDED}, ${RECENT_EXCLUDED}
+SELECT 'last' AS kind, ${LAST_EXCLUDED_COLUMNS}, 0 AS interactions
 FROM last_excluded l
 UNION ALL
-SELECT 'count', NULL, NULL, NULL,
-       CASE WHEN r.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE r.exclusion_reason END,
-       count(*)
-FROM recent r GROUP BY 5`;
+SELECT 'count', NULL, NULL, NULL, reason, count(*) FROM recent_excluded GROUP BY reason`;
+
+export function excludedInteractionOf(row: Record<string, unknown>): ExcludedInteraction {
+  return {
+    eventId: String(row.event_id),
+    interactionType: String(row.interaction_type),
+    occurredAt: readTimestamp(row.occurred_at)!,
+    reason: row.reason as ExclusionReason,
+  };
+}
 
 /** What did not count: the last excluded interaction and counts per reason since `since`. */
 export async function readExclusions(db: Database, internal: InternalUsers, since: Date): Promise<Exclusions> {
   const rows = await db.query(READ_EXCLUSIONS, { ...internalParams(internal), since });
-  const countsSince: Record<ExclusionReason, number> = {
-    internal_user: 0,
-    test_traffic: 0,
-    automated_client: 0,
-    not_engagement: 0,
-  };
+  const countsSince = noExclusions();
   let last: ExcludedInteraction | null = null;
   for (const row of rows) {
-    const reason = row.reason as ExclusionReason;
-    if (row.kind === 'last') {
-      last = {
-        eventId: String(row.event_id),
-        interactionType: String(row.interaction_type),
-        occurredAt: readTimestamp(row.occurred_at)!,
-        reason,
-      };
-    } else {
-      countsSince[reason] = readNumber(row.interactions);
-    }
+    if (row.kind === 'last') last = excludedInteractionOf(row);
+    else countsSince[row.reason as ExclusionReason] = readNumber(row.interactions);
   }
   return { last, countsSince };
 }

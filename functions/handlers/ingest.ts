@@ -5,32 +5,49 @@ import {
   type FieldProblem,
   type InteractionInput,
 } from '../core/interaction.js';
-import { timingProblems, toStore, verdicts } from '../core/recording.js';
-import type { SnapshotStore } from '../core/snapshot.js';
-import { snapshotTableFromEnv } from '../aws/snapshot-table.js';
 import { recordInteractions } from '../db/interactions.js';
+import { timingProblems, toStore, verdicts, type InteractionToStore, type StoredOutcome } from '../core/recording.js';
+import { bufferTableFromEnv } from '../aws/buffer-table.js';
+import { DatabaseUnavailableError } from '../db/port.js';
 import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { methodNotAllowed } from './routes.js';
-import { markSnapshotStale } from './stale-mark.js';
-import { lazyAwsDeps } from './runtime.js';
+import { dynamoClient, lazyAwsBaseDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 export const MAX_SINGLE_BODY_BYTES = 64 * 1024;
 export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 
-export interface IngestDeps extends ServiceDeps {
-  /** The publisher's snapshot, marked stale before anything is recorded (AWS: DynamoDB; locally: memory). */
-  snapshots?: Pick<SnapshotStore, 'markStale'>;
+/** Seconds a client waits before retrying when the buffer could not take the interactions. */
+const BUFFER_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Where accepted interactions go: in AWS the buffer (DynamoDB), folded into Aurora later; locally straight into the
+ * database. One outcome per interaction, in order; a duplicate carries the original's stored verdict.
+ */
+export type Accept = (interactions: readonly InteractionToStore[], now: Date) => Promise<StoredOutcome[]>;
+
+export interface IngestDeps extends Pick<ServiceDeps, 'config' | 'now' | 'newEventId' | 'log'>, Partial<Pick<ServiceDeps, 'db'>> {
+  /** @default recordAtOnce(deps): straight into `db`, as `npm start` does */
+  accept?: Accept;
 }
 
-/** (adapter) POST /metrics/interaction(s) --> validate, classify --> mark the snapshot stale --> one INSERT statement. */
+/** The local way: one recording statement, at once (`afterRecording` tells the local snapshot it is out of date). */
+export function recordAtOnce(deps: Pick<ServiceDeps, 'db' | 'config'>, afterRecording: () => void = () => {}): Accept {
+  return async (interactions) => {
+    const outcomes = await recordInteractions(deps.db, interactions, deps.config.internal.emailDomains);
+    afterRecording();
+    return outcomes;
+  };
+}
+
+/** (adapter) POST /metrics/interaction(s) --> validate, classify --> accept (buffer, or the database locally) --> verdicts. */
 export function createIngestHandler(deps: IngestDeps): ApiHandler {
+  const accept = deps.accept ?? (deps.db ? recordAtOnce({ db: deps.db, config: deps.config }) : undefined);
+  if (!accept) throw new Error('ingest needs somewhere to put interactions: accept, or a database');
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
     const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId, deps.config));
-    await markSnapshotStale(deps.snapshots, now, deps.log);
-    const outcomes = await recordInteractions(deps.db, toStoreList, deps.config.internal.emailDomains);
-    return verdicts(toStoreList, outcomes, deps.config.internal);
+    return verdicts(toStoreList, await accept!(toStoreList, now), deps.config.internal);
   }
 
   async function recordOne(event: ApiEvent) {
@@ -74,4 +91,19 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
   };
 }
 
-export const handler = lazyAwsDeps((deps) => createIngestHandler({ ...deps, snapshots: snapshotTableFromEnv(process.env) }));
+/** The AWS way: each interaction written to the buffer, conditional on its event_id; Aurora is never called. */
+export function acceptIntoBuffer(buffer: ReturnType<typeof bufferTableFromEnv>, log: IngestDeps['log']): Accept {
+  return async (interactions, now) => {
+    try {
+      return await buffer.accept(interactions, now.getTime());
+    } catch (error) {
+      // Throttled or unreachable after the SDK's own retries: what was written is kept, and a retry finds it a duplicate.
+      log.warn('could not write to the buffer', { errorName: (error as Error)?.name ?? typeof error });
+      throw new DatabaseUnavailableError(BUFFER_RETRY_AFTER_SECONDS);
+    }
+  };
+}
+
+export const handler = lazyAwsBaseDeps((deps) =>
+  createIngestHandler({ ...deps, accept: acceptIntoBuffer(bufferTableFromEnv(process.env, dynamoClient()), deps.log) }),
+);

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { stringFromEnv } from '../core/config.js';
 import { dataApiDatabase, DEFAULT_RETRY, type RetryPolicy } from '../db/data-api.js';
 import { loadSchema, migrate, type MigrationReport, type Schema } from '../db/migrate.js';
 import type { Database } from '../db/port.js';
-import { logger } from './runtime.js';
+import { dataApiTargetFromEnv, logger, rdsDataClient } from './runtime.js';
 
 /** One fingerprint of sql/ (folders, names and contents, in order): a changed file changes the function, so the deploy runs it again. */
 export function schemaDigest(schema: Schema): string {
@@ -52,12 +51,8 @@ let run: (() => Promise<MigrationReport>) | undefined;
 export const handler = async (): Promise<MigrationReport> =>
   (run ??= createMigrateHandler({
     db: dataApiDatabase(
-      new RDSDataClient({}),
-      {
-        resourceArn: stringFromEnv(process.env, 'DB_CLUSTER_ARN'),
-        secretArn: stringFromEnv(process.env, 'DB_SECRET_ARN'),
-        database: stringFromEnv(process.env, 'DB_NAME'),
-      },
+      rdsDataClient(),
+      dataApiTargetFromEnv(process.env),
       DEPLOY_RETRY,
       // Only the migrator may outlive the Data API's 45 s call timeout: an index on a large table must not be cut off.
       { continueAfterTimeout: true },

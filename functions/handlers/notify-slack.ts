@@ -14,12 +14,16 @@ import type { Reading } from '../core/published-figures.js';
 import { alertMessage, operationsMessage, type AlertFacts } from '../core/slack-messages.js';
 import { slackPoster, type SlackOutcome, type SlackPoster } from '../aws/slack-webhook.js';
 import { webhookFromSecret } from '../aws/webhook-secret.js';
-import { baselineOf, readLastAnnouncement, readReading, recordAnnouncement } from '../db/alerts.js';
+import { baselineOf, readLastAnnouncement, recordAnnouncement } from '../db/alerts.js';
+import { readingFromFigures, type FigureSource } from './figures.js';
+import { awsFigures } from './aws-folding.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
 /** What the alerting handlers (and the local loop) are given on top of the API's dependencies. */
 export interface AlertingDeps extends ServiceDeps {
+  /** The number as the publisher reads it (snapshot + buffer in AWS), and the fold before reading Aurora. */
+  figures: FigureSource;
   /** Posts to the team's Slack, or says it is not connected. */
   slack: SlackPoster;
   dashboardUrl: string | null;
@@ -55,7 +59,7 @@ async function tryRead<T>(deps: AlertingDeps, what: string, read: () => Promise<
 
 async function onNumberAlarm(deps: AlertingDeps, alarm: AlarmNotification, role: Exclude<AlarmRole, 'operations'>): Promise<void> {
   const now = deps.now();
-  const read = await tryRead(deps, 'the number', () => readReading(deps.db, deps.config, deps.baseline, now));
+  const read = await tryRead(deps, 'the number', async () => readingFromFigures((await deps.figures.current(now)).figures, now));
   const reading: Reading | null = 'value' in read ? read.value : null;
   const observed = stateFromAlarm(role, alarm.newState, reading ? alertStateFor(reading, deps.config) : null);
   if (observed === null) {
@@ -97,10 +101,15 @@ export function createNotifySlackHandler(deps: AlertingDeps, roles: ReadonlyMap<
 }
 
 /** The Slack side of the AWS dependencies: the webhook URL from Secrets Manager, read once. */
-export function awsAlertingDeps(deps: ServiceDeps, env: Readonly<Record<string, string | undefined>>): AlertingDeps {
+export function awsAlertingDeps(
+  deps: ServiceDeps,
+  env: Readonly<Record<string, string | undefined>>,
+  figures: FigureSource = awsFigures(deps, env).figures,
+): AlertingDeps {
   const webhookUrl = webhookFromSecret(new SecretsManagerClient({}), stringFromEnv(env, 'SLACK_WEBHOOK_SECRET_ARN'));
   return {
     ...deps,
+    figures,
     slack: slackPoster(webhookUrl, {
       fetch,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

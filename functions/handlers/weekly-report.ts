@@ -25,6 +25,8 @@ export class CheckInInProgressError extends Error {
 /** Gathers the week's figures for the check-in of `slot`. */
 export async function checkInFigures(deps: AlertingDeps, slot: Date, now: Date): Promise<CheckInFigures> {
   const { db, config } = deps;
+  // The week's new users and exclusions are read from Aurora: what waits in the buffer goes in first.
+  await deps.figures.foldFirst();
   const previous = await readPreviousCheckIn(db, slot);
   const [reading, newRealUsers, exclusions, announcements] = await Promise.all([
     readReading(db, config, deps.baseline, now),

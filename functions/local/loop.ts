@@ -5,14 +5,15 @@ import { dueCheckIn } from '../core/weekly-report.js';
 import type { Reading } from '../core/published-figures.js';
 import { slackPoster, SlackWebhookRejectedError, type SlackPoster } from '../aws/slack-webhook.js';
 import { webhookUrlFrom, WebhookUrlError } from '../aws/webhook-secret.js';
-import type { SnapshotStore } from '../core/snapshot.js';
+import { configFingerprint } from '../core/snapshot.js';
 import { baselineOf, readLastAnnouncement, recordAnnouncement } from '../db/alerts.js';
 import { readLastPostedSlot } from '../db/check-ins.js';
 import { announce, type AlertingDeps } from '../handlers/notify-slack.js';
-import { snapshotReader } from '../handlers/publish-metric.js';
+import { bufferedFigures, readingFromFigures, type FigureSource } from '../handlers/figures.js';
+import { takeSnapshot } from '../db/snapshot.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { postWeeklyCheckIn } from '../handlers/weekly-report.js';
-import { memorySnapshotStore } from './snapshot-store.js';
+import { memorySnapshotStore, type MemorySnapshotStore } from './snapshot-store.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -76,17 +77,33 @@ function terminalPoster(print: Print): SlackPoster {
   };
 }
 
-/** The loop's dependencies: the alerting ones, plus the snapshot it reads the number from, as the Lambda publisher does. */
-export interface LoopDeps extends AlertingDeps {
-  snapshots: SnapshotStore;
+/** The loop's dependencies: the alerting ones, whose figures come from a snapshot, as the Lambda publisher's do. */
+export type LoopDeps = AlertingDeps;
+
+/**
+ * The figures as the publisher reads them in AWS (a snapshot, by the same rules), over the local database: nothing is
+ * buffered locally, so "folding" is taking a new snapshot, needed whenever the local ingest has recorded something.
+ */
+export function localFigures(deps: Pick<ServiceDeps, 'db' | 'config' | 'log' | 'now'>, snapshots: MemorySnapshotStore, baseline: (now: Date) => Promise<Date>): FigureSource {
+  const fingerprint = configFingerprint(deps.config);
+  const fold = () =>
+    snapshots.refresh(async () => {
+      const now = deps.now();
+      const { internal, countingTypes } = deps.config;
+      const snapshot = await takeSnapshot(deps.db, { internal, countingTypes, fingerprint, baseline: await baseline(now) }, now);
+      return { takenAt: now, fingerprint, snapshot, folded: new Set<string>() };
+    });
+  // Nothing waits to be folded before a read of the database: the local ingest recorded it already.
+  return { ...bufferedFigures({ ...deps, snapshots, pending: async () => [], fold, baseline }), foldFirst: async () => {} };
 }
 
-/** The loop's dependencies: the service's, plus Slack from SLACK_WEBHOOK_URL and the snapshot the local ingest marks stale. */
-export function localAlertingDeps(deps: ServiceDeps, settings: LoopSettings, print: Print, snapshots: SnapshotStore = memorySnapshotStore()): LoopDeps {
+/** The loop's dependencies: the service's, plus Slack from SLACK_WEBHOOK_URL and the snapshot the local ingest invalidates. */
+export function localAlertingDeps(deps: ServiceDeps, settings: LoopSettings, print: Print, snapshots: MemorySnapshotStore = memorySnapshotStore()): LoopDeps {
   const url = settings.slackWebhookUrl;
+  const baseline = baselineOf(deps.db, deps.config);
   return {
     ...deps,
-    snapshots,
+    figures: localFigures(deps, snapshots, baseline),
     slack: url
       ? slackPoster(async () => url, {
           fetch,
@@ -96,7 +113,7 @@ export function localAlertingDeps(deps: ServiceDeps, settings: LoopSettings, pri
         })
       : terminalPoster(print),
     dashboardUrl: settings.dashboardUrl,
-    baseline: baselineOf(deps.db, deps.config),
+    baseline,
   };
 }
 
@@ -109,7 +126,7 @@ const nameOf = (error: unknown) => (error as Error)?.name ?? typeof error;
  */
 export function createPublisherLoop(deps: LoopDeps, intervalMs: number, print: Print): PublisherLoop {
   const startedAt = deps.now();
-  const readNumber = snapshotReader(deps);
+  const readNumber = async (now: Date) => readingFromFigures((await deps.figures.current(now)).figures, now);
   let lastReadAt: Date | null = null;
   // undefined: not loaded from the database yet.
   let lastState: AlertState | null | undefined;

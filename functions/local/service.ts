@@ -8,10 +8,10 @@ import { PGLITE_SETTINGS } from '../db/pglite.js';
 import type { Database } from '../db/port.js';
 import { handler as health } from '../handlers/health.js';
 import { jsonResult } from '../handlers/http.js';
-import { createIngestHandler } from '../handlers/ingest.js';
+import { createIngestHandler, recordAtOnce } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES } from '../handlers/routes.js';
-import { createUsersHandler } from '../handlers/users.js';
+import { changeAtOnce, createUsersHandler } from '../handlers/users.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
@@ -86,13 +86,13 @@ export async function startLocalService(
     log: new Logger({ serviceName: 'days-since', logLevel: env.LOG_LEVEL?.toUpperCase() === 'DEBUG' ? 'DEBUG' : 'WARN' }),
     ...overrides,
   };
-  // The publisher's snapshot: the local ingest marks it stale, as in AWS.
+  // The publisher's snapshot: out of date as soon as the local ingest records something.
   const snapshots = memorySnapshotStore();
   const server = createLocalServer({
     handlers: {
-      ingest: createIngestHandler({ ...deps, snapshots }),
+      ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }),
       metrics: createMetricsHandler(deps),
-      users: createUsersHandler({ ...deps, snapshots }),
+      users: createUsersHandler({ ...deps, changes: changeAtOnce(deps.db, () => snapshots.invalidate()) }),
       health,
     },
     apiKey: settings.apiKey,

@@ -1,28 +1,39 @@
-import { decodeSnapshot, encodeSnapshot, type SnapshotRecord, type SnapshotState, type SnapshotStore } from '../core/snapshot.js';
+import { decodeSnapshot, encodeSnapshot, type SnapshotRecord, type SnapshotStore } from '../core/snapshot.js';
+
+/** The local snapshot record: in memory, and out of date as soon as the local ingest records anything. */
+export interface MemorySnapshotStore extends SnapshotStore {
+  /** Something was recorded: the record no longer says what the database says. */
+  invalidate(): void;
+  /** Takes a record and keeps it, unless something was recorded while it was being taken (then the next read takes another). */
+  refresh(take: () => Promise<SnapshotRecord>): Promise<SnapshotRecord>;
+}
 
 /**
- * The local snapshot store: the DynamoDB item's rules, kept in memory (a restart finds it missing and refreshes).
- * The snapshot goes through the same encoding as in AWS, so `npm start` exercises it too.
+ * The local snapshot store: a restart finds it empty and refreshes. The snapshot goes through the same encoding as in
+ * AWS, so `npm start` exercises it too.
  */
-export function memorySnapshotStore(): SnapshotStore {
+export function memorySnapshotStore(): MemorySnapshotStore {
   let writes = 0;
-  let dirtyUntil: Date | null = null;
-  let saved: { seenWrites: number; bytes: Uint8Array | null } | null = null;
+  let kept: { record: SnapshotRecord; bytes: Uint8Array | null; atWrites: number } | null = null;
+  const keep = (record: SnapshotRecord, atWrites: number) => {
+    kept = { record: { ...record, snapshot: null }, bytes: record.snapshot && encodeSnapshot(record.snapshot), atWrites };
+  };
   return {
-    async read(): Promise<SnapshotState> {
-      return {
-        writes,
-        dirtyUntil,
-        record: saved && { seenWrites: saved.seenWrites, snapshot: saved.bytes && decodeSnapshot(saved.bytes) },
-      };
+    async read() {
+      if (kept === null || kept.atWrites !== writes) return null;
+      return { ...kept.record, snapshot: kept.bytes && decodeSnapshot(kept.bytes) };
     },
-    async markStale(until: Date): Promise<void> {
+    async save(record) {
+      keep(record, writes);
+    },
+    invalidate() {
       writes += 1;
-      dirtyUntil = until;
     },
-    async save(record: SnapshotRecord): Promise<void> {
-      if (saved !== null && saved.seenWrites > record.seenWrites) return;
-      saved = { seenWrites: record.seenWrites, bytes: record.snapshot && encodeSnapshot(record.snapshot) };
+    async refresh(take) {
+      const seen = writes;
+      const record = await take();
+      if (writes === seen) keep(record, seen);
+      return record;
     },
   };
 }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
 import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/alerting.js';
+import { InteractionBufferTable } from '../../lib/buffer.js';
 import { DaysSinceDatabase } from '../../lib/database.js';
 import { SnapshotStore } from '../../lib/snapshot-store.js';
 
@@ -27,6 +28,7 @@ function alertingStack(props: Partial<AlertingProps> = {}) {
   });
   const alerting = new Alerting(stack, 'Alerting', {
     database,
+    buffer: new InteractionBufferTable(stack, 'Buffer'),
     snapshots: new SnapshotStore(stack, 'PublishedFigures'),
     metricEnvironment: METRIC_ENVIRONMENT,
     thresholds: THRESHOLDS,
@@ -407,7 +409,7 @@ describe('the dashboard', () => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'Prod', { env: { account: '111122223333', region } });
       const database = new DaysSinceDatabase(stack, 'Database', { minCapacity: 0, maxCapacity: 2, deletionProtection: true, removalPolicy: RemovalPolicy.RETAIN, backupRetentionDays: 7 });
-      new Alerting(stack, 'Alerting', { database, snapshots: new SnapshotStore(stack, 'PublishedFigures'), metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, team: SN1MA_TEAM, logRetention: RetentionDays.ONE_MONTH });
+      new Alerting(stack, 'Alerting', { database, buffer: new InteractionBufferTable(stack, 'Buffer'), snapshots: new SnapshotStore(stack, 'PublishedFigures'), metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, team: SN1MA_TEAM, logRetention: RetentionDays.ONE_MONTH });
       const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardName: unknown } }>;
       return dashboard!.Properties.DashboardName;
     };

@@ -1,8 +1,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SNAPSHOT_KEY } from '../../functions/aws/snapshot-table.js';
-import { SNAPSHOT_ITEM_ID } from '../../lib/snapshot-store.js';
-import { logicalId, resourcesOf, synthesize } from './synth.js';
+import { LEASE_KEY, SNAPSHOT_KEY } from '../../functions/aws/snapshot-table.js';
+import { LEASE_ITEM_ID, SNAPSHOT_ITEM_ID } from '../../lib/snapshot-store.js';
+import { acceptGrant, foldingGrants, logicalId, resourcesOf, synthesize, userChangeGrant } from './synth.js';
 
 // Every type the stack deploys: each bills per request, per GB or per item a month, or not at all. A new type
 // (a NAT gateway, an interface endpoint, a provisioned table, a cluster that never pauses...) must be weighed in
@@ -81,63 +81,49 @@ describe('idle costs almost nothing', () => {
     expect(kept!.Properties!.ServerlessV2ScalingConfiguration).toEqual({ MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 3600 });
   });
 
-  it('keeps the snapshot in one on-demand DynamoDB table: no provisioned capacity, no backups billed', () => {
-    const tables = Object.values(resourcesOf(template, 'AWS::DynamoDB::Table'));
-    expect(tables).toHaveLength(1);
-    expect(tables[0]!.Properties).toEqual({
+  it('keeps the snapshot in an on-demand DynamoDB table with no backups billed, and the buffer in another (on demand, backed up)', () => {
+    const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
+    expect(Object.keys(tables)).toHaveLength(2);
+    expect(tables[logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures')]!.Properties).toEqual({
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
     });
-  });
-
-  it('grants the publisher GetItem and UpdateItem, ingest and the users routes only an UpdateItem of the stale mark, on the one item alone; no other role touches it', () => {
-    const table = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures'), 'Arn'] };
-    expect(dynamoGrants(template)).toEqual({
-      [logicalId(template, 'AWS::IAM::Role', 'AlertingPublisherRole')]: [
-        {
-          Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-          Resource: table,
-          Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['published-figures'] } },
-        },
-      ],
-      // Ingest, and the users routes (forget, unmark), only mark it stale.
-      ...Object.fromEntries(
-        ['FunctionsIngestRole', 'FunctionsUsersRole'].map((role) => [
-          logicalId(template, 'AWS::IAM::Role', role),
-          [
-            {
-              Effect: 'Allow',
-              Action: 'dynamodb:UpdateItem',
-              Resource: table,
-              Condition: {
-                'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['id', 'writes', 'dirtyUntil'], 'dynamodb:LeadingKeys': ['published-figures'] },
-                StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-              },
-            },
-          ],
-        ]),
-      ),
+    // Point-in-time recovery bills by the table's size: a buffer folded every few hours, and its event_ids for 35 days.
+    expect(tables[logicalId(template, 'AWS::DynamoDB::Table', 'Buffer')]!.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
-    // The key the grants name is the key the Lambdas use.
-    expect(SNAPSHOT_KEY.id.S).toBe(SNAPSHOT_ITEM_ID);
   });
 
-  it('tells exactly the publisher, ingest and the users routes where the table is', () => {
-    const table = logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures');
-    const told = Object.entries(resourcesOf(template, 'AWS::Lambda::Function'))
-      .filter(([, fn]) => (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.SNAPSHOT_TABLE_NAME)
-      .map(([id, fn]) => [id.replace(/[0-9A-F]{8}$/, ''), (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.SNAPSHOT_TABLE_NAME]);
-    expect(told).toEqual(
-      expect.arrayContaining([
-        ['AlertingPublisherFunction', { Ref: table }],
-        ['FunctionsIngestFunction', { Ref: table }],
-        ['FunctionsUsersFunction', { Ref: table }],
-      ]),
-    );
-    expect(told).toHaveLength(3);
+  it('grants ingest only to write into the buffer, the readers and folds only the buffer, the record and the lease, and the users routes a scan and delete of the buffer; nothing else touches DynamoDB', () => {
+    const role = (prefix: string) => logicalId(template, 'AWS::IAM::Role', prefix);
+    const folding = foldingGrants(template);
+    expect(dynamoGrants(template)).toEqual({
+      [role('FunctionsIngestRole')]: [acceptGrant(template)],
+      [role('FunctionsMetricsRole')]: folding,
+      [role('AlertingPublisherRole')]: folding,
+      [role('AlertingNotifierRole')]: folding,
+      [role('AlertingWeeklyReportRole')]: folding,
+      [role('FoldingDrainRole')]: folding,
+      // Forgetting and un-marking a user also find and delete their items in the whole buffer.
+      [role('FunctionsUsersRole')]: [...folding, userChangeGrant(template)],
+    });
+    // The keys the grants name are the keys the Lambdas use.
+    expect(SNAPSHOT_KEY.id.S).toBe(SNAPSHOT_ITEM_ID);
+    expect(LEASE_KEY.id.S).toBe(LEASE_ITEM_ID);
+  });
+
+  it('tells exactly those functions where the tables are', () => {
+    const told = (variable: string) =>
+      Object.entries(resourcesOf(template, 'AWS::Lambda::Function'))
+        .filter(([, fn]) => (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.[variable])
+        .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+        .sort();
+    const folding = ['AlertingNotifierFunction', 'AlertingPublisherFunction', 'AlertingWeeklyReportFunction', 'FoldingDrainFunction', 'FunctionsMetricsFunction', 'FunctionsUsersFunction'];
+    expect(told('BUFFER_TABLE_NAME')).toEqual([...folding, 'FunctionsIngestFunction'].sort());
+    expect(told('SNAPSHOT_TABLE_NAME')).toEqual(folding);
   });
 
   it('deploys nothing that bills by the hour: the resource types are exactly the known ones', () => {

@@ -26,3 +26,23 @@ export function logicalId(template: Template, type: string, prefix: string): str
   if (ids.length !== 1) throw new Error(`expected one ${type} starting with ${prefix}, found ${ids.join(', ') || 'none'}`);
   return ids[0]!;
 }
+
+const tableArn = (template: Template, prefix: string) => ({ 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', prefix), 'Arn'] });
+
+/** Ingest's one DynamoDB statement: write into the buffer, read a duplicate's original. */
+export const acceptGrant = (template: Template) => ({ Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:GetItem'], Resource: tableArn(template, 'Buffer') });
+
+/** What every function that reads snapshot + buffer and folds holds: scan the pending index, update the buffer, the record and the lease. */
+export const foldingGrants = (template: Template) => [
+  { Effect: 'Allow', Action: 'dynamodb:Scan', Resource: { 'Fn::Join': ['', [tableArn(template, 'Buffer'), '/index/pending']] } },
+  { Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: tableArn(template, 'Buffer') },
+  {
+    Effect: 'Allow',
+    Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    Resource: tableArn(template, 'PublishedFigures'),
+    Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['published-figures', 'fold-lease'] } },
+  },
+];
+
+/** What the users routes hold beside the folding grants: find a user's items anywhere in the buffer, and delete them. */
+export const userChangeGrant = (template: Template) => ({ Effect: 'Allow', Action: ['dynamodb:Scan', 'dynamodb:DeleteItem'], Resource: tableArn(template, 'Buffer') });

@@ -8,7 +8,7 @@ import { ROUTES } from '../../functions/handlers/routes.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { DATA_API_ACTIONS } from '../../lib/database.js';
 import { DaysSinceStack } from '../../lib/stack.js';
-import { logicalId, NO_BUNDLING, resourcesOf, synthesize } from './synth.js';
+import { acceptGrant, foldingGrants, logicalId, NO_BUNDLING, resourcesOf, synthesize } from './synth.js';
 
 const INTERNAL_USER = '6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f';
 
@@ -209,6 +209,7 @@ describe('Lambda functions', () => {
   });
 
   it('give the API handlers the configuration from context under the names the local run reads', () => {
+    const bufferTable = { BUFFER_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'Buffer') } };
     for (const name of ['Ingest', 'Metrics', 'Users']) {
       const variables = (resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]!.Properties!.Environment as { Variables: object })
         .Variables;
@@ -227,11 +228,17 @@ describe('Lambda functions', () => {
         CHECK_IN_DAY: 'mon',
         CHECK_IN_HOUR: '8',
         STORE_IP: 'truncated',
-        DB_CLUSTER_ARN: clusterArn(),
-        DB_SECRET_ARN: secretRef(),
-        DB_NAME: 'days_since',
-        // Ingest, forgetting and unmarking mark the publisher's snapshot stale (test/infra/idle-cost.test.ts); metrics never touches it.
-        ...(name !== 'Metrics' ? { SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') } } : {}),
+        // Ingest knows the buffer only; metrics reads the figures from snapshot + buffer, and Aurora after a fold; the users
+        // routes change Aurora and the buffer under the fold's lease.
+        ...bufferTable,
+        ...(name !== 'Ingest'
+          ? {
+              DB_CLUSTER_ARN: clusterArn(),
+              DB_SECRET_ARN: secretRef(),
+              DB_NAME: 'days_since',
+              SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') },
+            }
+          : {}),
       });
     }
     // The check-in follows the team's day, hour and zone.
@@ -263,17 +270,104 @@ describe('Lambda functions', () => {
     });
     const dataApi = { Effect: 'Allow', Action: [...DATA_API_ACTIONS], Resource: clusterArn() };
     const secret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretRef() };
-    for (const name of ['FunctionsMetrics', 'SchemaMigrator']) {
-      expect(statementsOf(`${name}Role`)).toEqual([logs(name), dataApi, secret]);
-    }
-    // Plus the stale mark on the publisher's snapshot, pinned in test/infra/idle-cost.test.ts.
-    expect(statementsOf('FunctionsIngestRole')).toEqual([logs('FunctionsIngest'), dataApi, secret, expect.objectContaining({ Action: 'dynamodb:UpdateItem' })]);
+    expect(statementsOf('SchemaMigratorRole')).toEqual([logs('SchemaMigrator'), dataApi, secret]);
+    // Plus the buffer and the snapshot record (test/infra/idle-cost.test.ts pins every DynamoDB grant).
+    expect(statementsOf('FunctionsMetricsRole')).toEqual([logs('FunctionsMetrics'), dataApi, secret, ...foldingGrants(template)]);
+    // Ingest never reaches Aurora: no Data API, no secret; only the buffer.
+    expect(statementsOf('FunctionsIngestRole')).toEqual([logs('FunctionsIngest'), acceptGrant(template)]);
     expect(statementsOf('FunctionsHealthRole')).toEqual([logs('FunctionsHealth')]);
     expect(DATA_API_ACTIONS).toEqual(['rds-data:ExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction']);
     // No managed policy sneaks broader rights onto the function roles.
     for (const [id, role] of Object.entries(resourcesOf(template, 'AWS::IAM::Role'))) {
       if (id.startsWith('Functions') || id.startsWith('SchemaMigrator')) expect(role.Properties!.ManagedPolicyArns).toBeUndefined();
     }
+  });
+});
+
+describe('the buffer and the fold', () => {
+  const bufferId = () => logicalId(template, 'AWS::DynamoDB::Table', 'Buffer');
+  const drainId = () => logicalId(template, 'AWS::Lambda::Function', 'FoldingDrainFunction');
+
+  it('buffers in an on-demand table keyed by event_id, with a sparse local index of what is pending, a TTL, and backups', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'eventId', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayEquals([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'eventId', AttributeType: 'S' },
+          { AttributeName: 'pendingSince', AttributeType: 'N' },
+        ]),
+        LocalSecondaryIndexes: [
+          {
+            IndexName: 'pending',
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'pendingSince', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    });
+    expect(Object.keys(resourcesOf(template, 'AWS::DynamoDB::Table')).filter((id) => id.startsWith('Buffer'))).toEqual([bufferId()]);
+  });
+
+  it('deletes the buffer with the stack only when the database goes too', async () => {
+    const { template: destroy } = await synthesize({ deletionProtection: 'false', removalPolicy: 'destroy' });
+    expect(resourcesOf(destroy, 'AWS::DynamoDB::Table')[logicalId(destroy, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Delete');
+    const { template: snapshot } = await synthesize({ deletionProtection: 'false', removalPolicy: 'snapshot' });
+    expect(resourcesOf(snapshot, 'AWS::DynamoDB::Table')[logicalId(snapshot, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Retain');
+  });
+
+  it('runs the drain every foldEveryMinutes (180 by default), retried by the schedule only when it cannot be invoked', async () => {
+    const schedule = (t: Template) =>
+      Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule')).find((r) => JSON.stringify(r.Properties!.Target).includes('FoldingDrainFunction'))!
+        .Properties as Record<string, any>;
+    expect(schedule(defaults).ScheduleExpression).toBe('rate(3 hours)');
+    expect(schedule(defaults).Target).toMatchObject({
+      Arn: { 'Fn::GetAtt': [logicalId(defaults, 'AWS::Lambda::Function', 'FoldingDrainFunction'), 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+    });
+    const { template: often } = await synthesize({ foldEveryMinutes: '45' });
+    expect(schedule(often).ScheduleExpression).toBe('rate(45 minutes)');
+    expect(schedule(often).Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 2700 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: drainId() }, MaximumRetryAttempts: 0 });
+  });
+
+  it('gives the drain three minutes, the database, the buffer and the snapshot record', () => {
+    const drain = resourcesOf(template, 'AWS::Lambda::Function')[drainId()]!.Properties!;
+    expect(drain.Timeout).toBe(180);
+    expect((drain.Environment as { Variables: object }).Variables).toMatchObject({
+      DB_CLUSTER_ARN: clusterArn(),
+      DB_NAME: 'days_since',
+      BUFFER_TABLE_NAME: { Ref: bufferId() },
+      SNAPSHOT_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'PublishedFigures') },
+    });
+  });
+
+  it('alarms when the oldest buffered interaction has waited three fold periods, and never clears itself on missing data', async () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'DaysSince-buffer-waiting',
+      Namespace: 'SN1MA',
+      MetricName: 'OldestBufferedInteractionAge',
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 3 * 180 * 60,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'ignore',
+      AlarmActions: [{ Ref: logicalId(template, 'AWS::SNS::Topic', 'AlertingTopic') }],
+      OKActions: [{ Ref: logicalId(template, 'AWS::SNS::Topic', 'AlertingTopic') }],
+    });
+    const { template: often } = await synthesize({ foldEveryMinutes: '45' });
+    often.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'DaysSince-buffer-waiting', Threshold: 3 * 45 * 60 });
   });
 });
 

@@ -2,15 +2,16 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { putFigures } from '../../functions/aws/cloudwatch.js';
-import { figuresOf } from '../../functions/core/published-figures.js';
-import { baselineOf, readReading } from '../../functions/db/alerts.js';
 import { dataApiDatabase, RETRY_AFTER_SECONDS } from '../../functions/db/data-api.js';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { createPublishMetricHandler } from '../../functions/handlers/publish-metric.js';
-import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
+import { DatabaseUnavailableError } from '../../functions/db/port.js';
+import { bufferedService } from '../support/buffered-service.js';
+import { startDynalite, type DynamoStandIn } from '../support/dynalite.js';
 import { openDataApiStandIn, quickRetry, type DataApiStandIn, type ReceivedCall } from '../support/data-api-stand-in.js';
-import { capturingLog, emptyDatabase, post, testClock, testDeps } from '../support/harness.js';
+import { capturingLog, emptyDatabase, get, post, testClock, testDeps } from '../support/harness.js';
 import { migratedPostgres } from '../support/postgres.js';
 
 /*
@@ -47,26 +48,14 @@ beforeEach(async () => {
   cloudWatch.on(PutMetricDataCommand).resolves({});
 });
 
-function service(budgetMs = BUDGET_MS, start = '2026-03-01T00:00:00Z') {
+function service(budgetMs = BUDGET_MS, start = '2026-03-01T00:00:00Z', timeLeft?: () => number) {
   const clock = testClock(start);
   const { log, lines } = capturingLog();
-  const db = dataApiDatabase(standIn.client, standIn.target, quickRetry(budgetMs));
+  const db = dataApiDatabase(standIn.client, standIn.target, quickRetry(budgetMs), { timeLeft });
   // No BASELINE_DATE: the install date the migrator recorded is read through the Data API, as in AWS.
   const deps = testDeps(db, { now: clock.now, log });
-  const snapshots = memorySnapshotStore();
-  const client = new CloudWatchClient({});
-  return {
-    clock,
-    lines,
-    deps,
-    ingest: createIngestHandler({ ...deps, snapshots }),
-    publish: createPublishMetricHandler({
-      ...deps,
-      snapshots,
-      baseline: baselineOf(db, deps.config),
-      putFigures: (figures, at) => putFigures(client, NAMESPACE, figures, at),
-    }),
-  };
+  // Ingest straight into Aurora (the local way), to exercise the adapter's retries with the recording statement.
+  return { clock, lines, deps, db, ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps) };
 }
 
 /** Every row of every table, as text: "nothing changed" compared whole, rollups and counters included. */
@@ -165,60 +154,85 @@ describe('an ingest while Aurora resumes', () => {
   });
 });
 
-describe('the publisher while Aurora is paused', () => {
+describe('the publisher and the fold while Aurora is paused (AWS: snapshot + buffer)', () => {
+  let dynamo: DynamoStandIn;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo?.close();
+  });
   const sent = () => cloudWatch.commandCalls(PutMetricDataCommand).map((call) => call.args[0].input);
-  const expectedInput = (at: string, values: [days: number, dau: number, wau: number, mau: number, total: number]) => {
-    const names = ['DaysSinceLastRealUserInteraction', 'DailyActiveUsers', 'WeeklyActiveUsers', 'MonthlyActiveUsers', 'TotalRealUsers'];
-    return {
-      Namespace: NAMESPACE,
-      MetricData: names.map((name, i) => ({ MetricName: name, Value: values[i], Unit: i === 0 ? 'None' : 'Count', Timestamp: new Date(at) })),
-    };
-  };
-  /** What PostgreSQL itself says at `at`, read directly: the figures the publisher owes. */
-  const truthAt = async (deps: ReturnType<typeof service>['deps'], at: string) =>
-    figuresOf(await readReading(direct, deps.config, baselineOf(direct, deps.config), new Date(at))).map((figure) => figure.value);
 
-  it('publishes a fresh snapshot without a call; a stale one past the budget is published aged to now, with a warning', async () => {
-    const { ingest, publish, clock, lines, deps } = service(BUDGET_MS, '2026-02-28T23:50:00Z');
-    // Recorded before the day starts, each leaving a window during the first half hour.
-    for (const [n, at] of [[1, '2026-02-28T00:05:00.000Z'], [2, '2026-02-22T00:15:00.000Z'], [3, '2026-02-01T00:00:00.000Z']] as const) {
-      expect((await ingest(post('/metrics/interaction', interaction(n, `e${n}`, at)))).statusCode).toBe(202);
-    }
-    clock.set('2026-03-01T00:00:00Z');
-    await publish();
-    expect(sent()[0]).toEqual(expectedInput('2026-03-01T00:00:00Z', [(23 * 60 + 55) / 1440, 1, 2, 3, 3]));
+  it('counts what is buffered without a call; the fold fails while paused, is retried, and records each interaction once', async () => {
+    const clock = testClock('2026-03-01T00:00:00Z');
+    const db = dataApiDatabase(standIn.client, standIn.target, quickRetry(BUDGET_MS));
+    const aws = await bufferedService(db, dynamo, { now: clock.now });
+    const client = new CloudWatchClient({});
+    const publish = createPublishMetricHandler({ ...aws.deps, figures: aws.figures, putFigures: (figures, at) => putFigures(client, NAMESPACE, figures, at) });
+    expect((await aws.ingest(post('/metrics/interaction', interaction(1, 'e1', '2026-02-28T00:05:00.000Z')))).statusCode).toBe(202);
+    await aws.drain();
 
-    // Aurora paused, snapshot fresh: the figures aged to 00:10 (user 1 has left DAU), and not one Data API call.
+    // Paused: ingest, the headline and the publisher answer from DynamoDB and the snapshot; not one Data API call.
     standIn.pauseFor(LONG_PAUSE_MS);
-    let before = standIn.calls.length;
+    const before = standIn.calls.length;
     clock.set('2026-03-01T00:10:00Z');
+    expect((await aws.ingest(post('/metrics/interaction', interaction(2, 'e2', '2026-03-01T00:09:00.000Z')))).statusCode).toBe(202);
+    const headline = JSON.parse((await aws.metrics(get('/metrics/days-since-last-interaction'))).body);
+    expect(headline).toMatchObject({ last_interaction: '2026-03-01T00:09:00.000Z', total_users: 2 });
     await publish();
+    expect(sent()[0]!.MetricData!.map((datum) => datum.Value)).toEqual([1 / 1440, 1, 2, 2, 2, 0]);
     expect(callsSince(before)).toEqual([]);
-    expect(sent()[1]).toEqual(expectedInput('2026-03-01T00:10:00Z', [(24 * 60 + 5) / 1440, 0, 2, 3, 3]));
-    expect(sent()[1]!.MetricData!.map((datum) => datum.Value)).toEqual(await truthAt(deps, '2026-03-01T00:10:00Z'));
 
-    // Awake again for one ingest, which marks the snapshot stale; then Aurora pauses past the publisher's budget.
-    standIn.pauseFor(0);
-    clock.set('2026-03-01T00:12:00Z');
-    expect((await ingest(post('/metrics/interaction', interaction(4, 'e4', '2026-03-01T00:11:00.000Z')))).statusCode).toBe(202);
-    standIn.pauseFor(LONG_PAUSE_MS);
-    before = standIn.calls.length;
-    clock.set('2026-03-01T00:20:00Z');
-    await publish();
-    // The last snapshot aged to 00:20 (user 2 has left WAU); user 4 waits for the next refresh.
-    expect(sent()[2]).toEqual(expectedInput('2026-03-01T00:20:00Z', [(24 * 60 + 15) / 1440, 0, 1, 3, 3]));
-    expect(lines.some((line) => line.includes('published from the last snapshot: the database did not answer'))).toBe(true);
-    // Only the refresh's statement, refused each time: nothing else reached the database.
-    const calls = callsSince(before);
-    expect(calls.length).toBeGreaterThan(1);
-    expect(calls.every((call) => call.error === 'DatabaseResumingException' && /active_offsets/.test(call.input.sql))).toBe(true);
+    // The scheduled fold meets the pause: it fails past its budget, and what is buffered stays buffered.
+    await expect(aws.drain()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect((await aws.buffer.pending()).map((item) => item.event_id)).toEqual(['e2']);
+    expect(await storedTimes('e2')).toBe(0);
 
-    // Resumed: the next run refreshes and includes user 4.
+    // Resumed: the next run folds it, once; a run after that finds nothing and calls nothing.
     standIn.pauseFor(0);
-    clock.set('2026-03-01T00:25:00Z');
-    await publish();
-    expect(sent()[3]).toEqual(expectedInput('2026-03-01T00:25:00Z', [14 / 1440, 1, 2, 4, 4]));
-    expect(sent()[3]!.MetricData!.map((datum) => datum.Value)).toEqual(await truthAt(deps, '2026-03-01T00:25:00Z'));
-    expect(sent()).toHaveLength(4);
+    expect(await aws.drain()).toMatchObject({ folded: 1, left: 0 });
+    expect(await storedTimes('e2')).toBe(1);
+    const idle = standIn.calls.length;
+    expect(await aws.drain()).toMatchObject({ folded: 0 });
+    expect(callsSince(idle)).toEqual([]);
+  });
+});
+
+describe('outages other than a resume, and calls that block', () => {
+  it.each(['DatabaseUnavailableException', 'InvalidResourceStateException'] as const)(
+    '%s answers 503 with Retry-After, after retrying within the budget',
+    async (type) => {
+      const { metrics, lines } = service();
+      standIn.outageFor(type, LONG_PAUSE_MS);
+      const before = standIn.calls.length;
+      const refused = await metrics(get('/metrics/days-since-last-interaction'));
+      standIn.outageFor(type, 0);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers?.['retry-after']).toBe(String(RETRY_AFTER_SECONDS));
+      expect(JSON.parse(refused.body)).toEqual({ error: 'database_unavailable', message: 'the database is not available yet; retry shortly' });
+      expect(callsSince(before).length).toBeGreaterThan(1);
+      expect(callsSince(before).every((call) => call.error === type)).toBe(true);
+      expect(lines.filter((line) => line.includes('request failed'))).toEqual([]);
+    },
+  );
+
+  it('a call that blocks while Aurora resumes is given up within the time the invocation has left', async () => {
+    const blocking = await openDataApiStandIn(direct.url, { pauseModel: { autoPauseSeconds: 300, blockWhileResuming: true } });
+    try {
+      blocking.pauseFor(20_000);
+      // An invocation with 3 s left: the call may take what remains less the margin to answer.
+      const deadline = Date.now() + 3_000;
+      const db = dataApiDatabase(blocking.client, blocking.target, quickRetry(BUDGET_MS), { timeLeft: () => deadline - Date.now() });
+      const metrics = createMetricsHandler(testDeps(db));
+      const started = Date.now();
+      const refused = await metrics(get('/metrics/days-since-last-interaction'));
+      const took = Date.now() - started;
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers?.['retry-after']).toBe(String(RETRY_AFTER_SECONDS));
+      expect(took).toBeLessThan(3_000);
+    } finally {
+      await blocking.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { slackPoster } from '../../functions/aws/slack-webhook.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
 import { baselineOf } from '../../functions/db/alerts.js';
 import { loadSchema, splitStatements, type MigrationReport } from '../../functions/db/migrate.js';
+import { databaseFigures } from '../../functions/handlers/figures.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { schemaDigest } from '../../functions/handlers/migrate.js';
@@ -134,11 +135,13 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
     // Friday 09:00 in Johannesburg: the check-in is claimed, posted to Slack once, and a second run finds it posted.
     clock.set('2026-02-13T07:00:30Z');
     const quiet = { warn: () => {} };
+    const baseline = baselineOf(standIn.db, deps.config);
     const alerting = {
       ...deps,
+      figures: databaseFigures({ ...deps, baseline }),
       slack: slackPoster(async () => new URL(slack.url), { fetch, sleep: async () => {}, now: Date.now, log: quiet }),
       dashboardUrl: null,
-      baseline: baselineOf(standIn.db, deps.config),
+      baseline,
     };
     const weekly = createWeeklyReportHandler(alerting);
     before = standIn.calls.length;

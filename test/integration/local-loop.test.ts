@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
 import type { Database } from '../../functions/db/port.js';
+import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
 import { createPublisherLoop, loadLoopSettings, localAlertingDeps } from '../../functions/local/loop.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { freshLocalDatabases, testClock, testDeps } from '../support/harness.js';
@@ -117,21 +118,25 @@ describe('the loop, round by round', () => {
     const printed: string[] = [];
     const print = (line: string) => void printed.push(line);
     const settings = loadLoopSettings(env);
-    const deps = localAlertingDeps(testDeps(database, { now: clock.now, env }), settings, print);
-    return { clock, printed, deps, loop: createPublisherLoop(deps, FIVE_MINUTES, print) };
+    const snapshots = memorySnapshotStore();
+    const deps = localAlertingDeps(testDeps(database, { now: clock.now, env }), settings, print, snapshots);
+    return { clock, printed, deps, snapshots, loop: createPublisherLoop(deps, FIVE_MINUTES, print) };
   }
 
   it('says the number is stale after three intervals without a reading, then that it is reported again', async () => {
     let broken = false;
+    const lost = () => Promise.reject(Object.assign(new Error('connection lost'), { name: 'DatabaseUnavailableError' }));
+    // Broken for single statements and transactions alike (the snapshot is read in one transaction).
     const breakable: Database = {
       ...shared.db,
-      query: (sql, params) => (broken ? Promise.reject(Object.assign(new Error('connection lost'), { name: 'DatabaseUnavailableError' })) : shared.db.query(sql, params)),
+      query: (sql, params) => (broken ? lost() : shared.db.query(sql, params)),
+      transaction: (work) => (broken ? lost() : shared.db.transaction(work)),
     };
-    const { loop: rounds, clock, printed, deps } = loop({ ...SN1MA_TEAM, BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
+    const { loop: rounds, clock, printed, snapshots } = loop({ ...SN1MA_TEAM, BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
     expect((await rounds.tick()).announced).toEqual({ from: null, to: 'warning', outcome: 'posted' });
 
     // Something was recorded, so the snapshot cannot answer, and the database fails.
-    await deps.snapshots.markStale(clock.now());
+    snapshots.invalidate();
     broken = true;
     for (const minutes of [5, 10]) {
       clock.set(new Date(Date.parse('2026-02-10T12:00:00Z') + minutes * 60_000).toISOString());

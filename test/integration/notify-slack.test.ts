@@ -8,6 +8,8 @@ import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { alarmRolesFromEnv } from '../../functions/core/alarm-notification.js';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { baselineOf } from '../../functions/db/alerts.js';
+import { databaseFigures } from '../../functions/handlers/figures.js';
 import { awsAlertingDeps, createNotifySlackHandler } from '../../functions/handlers/notify-slack.js';
 import { capturingLog, engineUnderTest, post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
@@ -46,7 +48,7 @@ function notifier(now: string, database: Database = shared.db) {
   const clock = testClock(now);
   const { log, lines } = capturingLog();
   const deps = testDeps(database, { now: clock.now, env: ENV, log });
-  const notify = createNotifySlackHandler(awsAlertingDeps(deps, ENV), alarmRolesFromEnv(ENV));
+  const notify = createNotifySlackHandler(awsAlertingDeps(deps, ENV, databaseFigures({ ...deps, baseline: baselineOf(deps.db, deps.config) })), alarmRolesFromEnv(ENV));
   const ingest = createIngestHandler(deps);
   return {
     clock,

@@ -5,8 +5,9 @@ import { putFigures } from '../../functions/aws/cloudwatch.js';
 import { namespaceFromEnv } from '../../functions/core/published-figures.js';
 import { baselineOf } from '../../functions/db/alerts.js';
 import type { Database } from '../../functions/db/port.js';
-import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { createIngestHandler, recordAtOnce } from '../../functions/handlers/ingest.js';
 import { createPublishMetricHandler } from '../../functions/handlers/publish-metric.js';
+import { localFigures } from '../../functions/local/loop.js';
 import { memorySnapshotStore } from '../../functions/local/snapshot-store.js';
 import { capturingLog, emptyDatabase, migratedDatabase, post, testClock, testDeps } from '../support/harness.js';
 
@@ -35,15 +36,15 @@ function publisher(now: string, env: Record<string, string> = {}) {
   const deps = testDeps(db, { now: clock.now, env, log });
   const namespace = namespaceFromEnv(env);
   const client = new CloudWatchClient({});
+  // As `npm start` wires it: ingest records at once and invalidates the snapshot the publisher reads.
   const snapshots = memorySnapshotStore();
   return {
     clock,
     lines,
-    ingest: createIngestHandler({ ...deps, snapshots }),
+    ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }),
     publish: createPublishMetricHandler({
       ...deps,
-      baseline: baselineOf(db, deps.config),
-      snapshots,
+      figures: localFigures(deps, snapshots, baselineOf(db, deps.config)),
       putFigures: (figures, at) => putFigures(client, namespace, figures, at),
     }),
   };
@@ -52,7 +53,7 @@ function publisher(now: string, env: Record<string, string> = {}) {
 const sent = () => cloudWatch.commandCalls(PutMetricDataCommand).map((call) => call.args[0].input);
 
 describe('the publisher', () => {
-  it('sends all five figures in ONE PutMetricData call; before the first user, days since BASELINE_DATE', async () => {
+  it('sends all five figures and the buffer age in ONE PutMetricData call; before the first user, days since BASELINE_DATE', async () => {
     const { publish } = publisher('2026-02-08T12:00:00Z', { BASELINE_DATE: '2026-02-01' });
     await publish();
     const at = new Date('2026-02-08T12:00:00Z');
@@ -65,6 +66,8 @@ describe('the publisher', () => {
           { MetricName: 'WeeklyActiveUsers', Value: 0, Unit: 'Count', Timestamp: at },
           { MetricName: 'MonthlyActiveUsers', Value: 0, Unit: 'Count', Timestamp: at },
           { MetricName: 'TotalRealUsers', Value: 0, Unit: 'Count', Timestamp: at },
+          // Nothing is buffered locally: recorded at once.
+          { MetricName: 'OldestBufferedInteractionAge', Value: 0, Unit: 'Seconds', Timestamp: at },
         ],
       },
     ]);
@@ -100,6 +103,7 @@ describe('the publisher', () => {
       ['WeeklyActiveUsers', 1],
       ['MonthlyActiveUsers', 2],
       ['TotalRealUsers', 2],
+      ['OldestBufferedInteractionAge', 0],
     ]);
     clock.advanceDays(1);
     await publish();
@@ -118,11 +122,11 @@ describe('the publisher', () => {
     await expect(publish()).rejects.toThrow('Rate exceeded');
   });
 
-  it('logs each figure it sent, and why it read the database', async () => {
+  it('logs each figure it sent, and why it took a snapshot', async () => {
     const { publish, lines } = publisher('2026-02-08T12:00:00Z', { BASELINE_DATE: '2026-02-01' });
     await publish();
     expect(lines.map((line) => JSON.parse(line))).toEqual([
-      { level: 'info', message: 'snapshot refreshed', extra: [{ freshness: 'missing', activeUsers: 0 }] },
+      { level: 'info', message: 'folding the buffer before reading', extra: [{ why: 'missing', waiting: 0 }] },
       {
         level: 'info',
         message: 'published',
@@ -134,7 +138,9 @@ describe('the publisher', () => {
               WeeklyActiveUsers: 0,
               MonthlyActiveUsers: 0,
               TotalRealUsers: 0,
+              OldestBufferedInteractionAge: 0,
             },
+            waiting: 0,
           },
         ],
       },

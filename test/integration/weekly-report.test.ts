@@ -3,10 +3,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js';
 import type { SlackPoster } from '../../functions/aws/slack-webhook.js';
-import { recordAnnouncement } from '../../functions/db/alerts.js';
+import { baselineOf, recordAnnouncement } from '../../functions/db/alerts.js';
 import { claimCheckIn } from '../../functions/db/check-ins.js';
 import { readTimestamp } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import { databaseFigures } from '../../functions/handlers/figures.js';
 import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
 import { CheckInInProgressError, CHECK_IN_LEASE_MS, createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
 import { post, testClock, testDeps } from '../support/harness.js';
@@ -29,7 +30,7 @@ function weekly(now: string, slack: (real: SlackPoster) => SlackPoster = (real) 
   const clock = testClock(now);
   const deps = testDeps(shared.db, { now: clock.now, env: ENV });
   const ingest = createIngestHandler(deps);
-  const alerting = awsAlertingDeps(deps, ENV);
+  const alerting = awsAlertingDeps(deps, ENV, databaseFigures({ ...deps, baseline: baselineOf(deps.db, deps.config) }));
   return {
     clock,
     run: createWeeklyReportHandler({ ...alerting, slack: slack(alerting.slack) }),

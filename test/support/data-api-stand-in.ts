@@ -82,7 +82,46 @@ export interface ReceivedCall {
   error?: string;
 }
 
+/**
+ * Aurora Serverless v2 at 0 ACU, as AWS documents it
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html): it pauses after
+ * SecondsUntilAutoPause without activity; the next call starts a resume that takes about 15 s, or 30 s and more after a
+ * day paused; meanwhile the Data API answers DatabaseResumingException ("the Data API request automatically resumes the DB
+ * instance. Wait a few seconds and try again":
+ * https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html#API_ExecuteStatement_Errors).
+ */
+export interface PauseModel {
+  /** Idle seconds before it pauses (the cluster's SecondsUntilAutoPause, 300 to 86,400). */
+  autoPauseSeconds: number;
+  /** How long a resume takes after being paused this long. @default 15 s, 30 s after more than a day */
+  resumeMs?: (pausedMs: number) => number;
+  /** A call that arrives while it resumes waits for the resume (up to the call timeout) instead of being refused. @default false */
+  blockWhileResuming?: boolean;
+  /** The clock it runs on: the real one, or a simulation's (then nothing blocks). @default Date.now */
+  now?: () => number;
+  /** Paused from the start, as a cluster nobody called for a while. @default false */
+  startPaused?: boolean;
+}
+
+/** AWS: "about 15 seconds" to resume, "30 seconds or longer" after more than 24 hours paused. */
+export const documentedResumeMs = (pausedMs: number): number => (pausedMs > 86_400_000 ? 30_000 : 15_000);
+
+/** ExecuteStatement's documented errors for a database that cannot serve calls, with their HTTP status [ES]. */
+const OUTAGES = {
+  DatabaseUnavailableException: { status: 504, message: 'The writer instance in the DB cluster is not available.' },
+  InvalidResourceStateException: { status: 400, message: 'The resource is in an invalid state.' },
+} as const;
+export type OutageType = keyof typeof OUTAGES;
+
+/** How long the instance was awake (capacity billed) and how often it resumed. */
+export interface PauseReport {
+  awakeMs: number;
+  resumes: number;
+}
+
 export interface DataApiStandInOptions {
+  /** Auto-pause and resume. @default none: always awake unless pauseFor() says otherwise */
+  pauseModel?: PauseModel;
   /** Connections the autocommit calls rotate among, so nothing can lean on session state between calls. */
   connections?: number;
   /** The call timeout (AWS: 45 s); tests shorten it. */
@@ -194,7 +233,53 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
   const transactions = new Map<string, pg.Client>();
   const calls: ReceivedCall[] = [];
   let next = 0;
-  let resumingUntil = 0;
+  const model = options.pauseModel;
+  const clock = model?.now ?? Date.now;
+  const resumeTime = model?.resumeMs ?? documentedResumeMs;
+  // Awake since (billed from the resume's start), or paused since; resumingUntil while a resume runs.
+  let awakeSince: number | null = model?.startPaused ? null : clock();
+  let pausedSince: number | null = model?.startPaused ? clock() : null;
+  let resumingUntil: number | null = null;
+  let lastActivity = clock();
+  let awakeMs = 0;
+  let resumes = 0;
+  let outage: { until: number; type: OutageType } | null = null;
+
+  /** Brings the state up to `now`: a resume that finished, a pause that came due. */
+  function settle(now: number) {
+    if (resumingUntil !== null && now >= resumingUntil) {
+      lastActivity = resumingUntil;
+      resumingUntil = null;
+    }
+    if (model && resumingUntil === null && awakeSince !== null && now - lastActivity >= model.autoPauseSeconds * 1000) {
+      const pausedAt = lastActivity + model.autoPauseSeconds * 1000;
+      awakeMs += pausedAt - awakeSince;
+      awakeSince = null;
+      pausedSince = pausedAt;
+    }
+  }
+
+  /** Before a call reaches the database: refused (or held) while paused or resuming; a paused one starts resuming. */
+  async function wake() {
+    let now = clock();
+    settle(now);
+    if (awakeSince === null) {
+      resumes += 1;
+      resumingUntil = now + resumeTime(now - (pausedSince ?? now));
+      awakeSince = now;
+      pausedSince = null;
+    }
+    if (resumingUntil !== null && model?.blockWhileResuming && !model.now) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(resumingUntil! - now, statementTimeoutMs)));
+      now = clock();
+      settle(now);
+      if (resumingUntil !== null) throw new DataApiError('StatementTimeoutException', 'The statement timed out');
+    }
+    if (resumingUntil !== null) {
+      throw new DataApiError('DatabaseResumingException', 'The database is resuming after being auto-paused. Please wait a few seconds and try again.');
+    }
+    lastActivity = now;
+  }
 
   /** Runs one statement, answering StatementTimeoutException after the timeout (and cancelling it unless told to continue). */
   async function run(client: pg.Client, input: Record<string, any>) {
@@ -342,10 +427,12 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
       if (body.length + headerBytes > MAX_REQUEST_BYTES) throw new DataApiError('BadRequestException', 'Request size exceeds the 4 MiB limit');
       if (!perform) throw new DataApiError('BadRequestException', `${operation} is not served by the stand-in`);
       checkTarget(input);
-      if ((operation === 'ExecuteStatement' || operation === 'BeginTransaction') && Date.now() < resumingUntil) {
-        throw new DataApiError('DatabaseResumingException', 'The database is resuming after being auto-paused. Please wait a few seconds and try again.');
+      if (operation === 'ExecuteStatement' || operation === 'BeginTransaction') {
+        if (outage && clock() < outage.until) throw new DataApiError(outage.type, OUTAGES[outage.type].message, OUTAGES[outage.type].status);
+        await wake();
       }
       output = await perform(input);
+      lastActivity = Math.max(lastActivity, clock());
       if (Buffer.byteLength(JSON.stringify(output)) > MAX_RESPONSE_BYTES) {
         // [TS] "Database response exceeded size limit".
         throw new DataApiError('BadRequestException', 'Database response exceeded size limit');
@@ -379,9 +466,40 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
     db: dataApiDatabase(client, target, options.retry ?? DEFAULT_RETRY),
     /** Every call received, in order, with the exception answered if any. */
     calls,
-    /** Answers DatabaseResumingException for `ms`, as a paused Aurora Serverless v2 does while it wakes. */
+    /** Answers DatabaseResumingException for `ms` from now, as a paused Aurora Serverless v2 does while it wakes; 0: awake now. */
     pauseFor(ms: number) {
-      resumingUntil = Date.now() + ms;
+      const now = clock();
+      settle(now);
+      if (awakeSince === null) {
+        awakeSince = now;
+        pausedSince = null;
+      }
+      resumingUntil = ms > 0 ? now + ms : null;
+      if (ms <= 0) lastActivity = now;
+    },
+    /** Answers `type` to every statement for `ms`, as AWS does while the writer is unavailable or the cluster is being modified. */
+    outageFor(type: OutageType, ms: number) {
+      outage = { until: clock() + ms, type };
+    },
+    /** Pauses now, as if the idle delay had just run out. */
+    pause() {
+      const now = clock();
+      settle(now);
+      if (awakeSince !== null) awakeMs += now - awakeSince;
+      awakeSince = null;
+      resumingUntil = null;
+      pausedSince = now;
+    },
+    /** Awake time (resumes included) and resumes so far, as of the model's clock. */
+    pauseReport(): PauseReport {
+      const now = clock();
+      settle(now);
+      return { awakeMs: awakeMs + (awakeSince === null ? 0 : now - awakeSince), resumes };
+    },
+    /** Whether it is paused right now (not awake, not resuming). */
+    paused(): boolean {
+      settle(clock());
+      return awakeSince === null;
     },
     async close() {
       client.destroy();
