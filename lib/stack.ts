@@ -41,6 +41,7 @@ export class DaysSinceStack extends Stack {
       handlers: {
         ingest: this.functions.byFamily.ingest.function,
         metrics: this.functions.byFamily.metrics.function,
+        users: this.functions.byFamily.users.function,
         health: this.functions.byFamily.health.function,
       },
       throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },
@@ -53,6 +54,7 @@ export class DaysSinceStack extends Stack {
       snapshots: this.snapshots,
       metricEnvironment: settings.metricEnvironment,
       thresholds: settings.thresholds,
+      team: settings.team,
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
       namespace: context('metricNamespace'),

@@ -46,7 +46,7 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
   if (!accept) throw new Error('ingest needs somewhere to put interactions: accept, or a database');
   async function store(inputs: InteractionInput[]) {
     const now = deps.now();
-    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId));
+    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId, deps.config));
     return verdicts(toStoreList, await accept!(toStoreList, now), deps.config.internal);
   }
 

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/config.js';
+import { dayName } from '../core/weekly-report.js';
 import { DataDirInUseError } from './data-dir-lock.js';
 import { loadLoopSettings } from './loop.js';
 import { listenLocalService, type ListeningService } from './service.js';
@@ -45,19 +46,23 @@ try {
   const { url, database, config, settings } = await service.ready;
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
   const loop = loadLoopSettings(process.env);
+  const { team } = config;
   // Stopped while the database opened: nothing to announce.
   if (!stopping) console.log(`days-since is ready at ${url}
+  product:         ${team.productName ?? '(unnamed: set PRODUCT_NAME)'}; times in ${team.timeZone} (TEAM_TIME_ZONE)
   status page:     ${url}/
   data:            ${database}
   api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
+  counting types:  ${list(config.countingTypes)} (INTERACTION_TYPES)
   status bands:    active < ${config.warningDays} day, warning < ${config.criticalDays} days, critical >= ${config.criticalDays} days
-  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES)
+  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES_FILE)
   internal users:  ${list(config.internal.userIds)}
-  internal emails: ${list(config.internal.emailDomains)}
+  internal emails: ${list(config.internal.emailDomains)} (and their subdomains)
   publisher loop:  ${loop.intervalMs > 0 ? `every ${loop.intervalMs / 1000} s (PUBLISH_INTERVAL_SECONDS)` : 'off (PUBLISH_INTERVAL_SECONDS=0)'}
+  check-in:        ${dayName(team.checkIn.day)}s at ${String(team.checkIn.hour).padStart(2, '0')}:00 ${team.timeZone} (CHECK_IN_DAY, CHECK_IN_HOUR)
   slack:           ${loop.slackWebhookUrl ? 'connected (SLACK_WEBHOOK_URL)' : 'not connected: alerts print here (set SLACK_WEBHOOK_URL to post them)'}
 
-Try: curl -s ${url}/metrics/days-since-last-interaction | jq .`);
+Try: curl -s ${url}/metrics/days-since-last-interaction`);
 } catch (error) {
   // Stopped while starting: the database opened, and closed again, without being announced.
   if (stopping) await new Promise<never>(() => {});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, numberFromEnv, type Config } from '../core/config.js';
 import { PGLITE_SETTINGS } from '../db/pglite-settings.js';
@@ -22,6 +23,7 @@ const servingModules = () =>
     import('../handlers/metrics.js'),
     import('./loop.js'),
     import('./snapshot-store.js'),
+    import('../handlers/users.js'),
   ]);
 
 export { SQL_DIR } from './database.js';
@@ -128,7 +130,8 @@ export async function listenLocalService(
   env: Env,
   { print = console.log, ...overrides }: Partial<Pick<ServiceDeps, 'now' | 'log'>> & { print?: Print } = {},
 ): Promise<ListeningService> {
-  const config = loadConfig(env);
+  // MILESTONES_FILE is read here, once, as every other setting is.
+  const config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
   const settings = loadLocalSettings(env);
   let phase: Phase = { name: 'starting' };
   let reportLost!: (error: DatabaseUnavailableError) => void;
@@ -171,7 +174,7 @@ export async function listenLocalService(
     (event) =>
       serving ? serving[name](event) : Promise.resolve(unavailableResult(opening));
   const server = createLocalServer({
-    handlers: { ingest: family('ingest'), metrics: family('metrics'), health },
+    handlers: { ingest: family('ingest'), metrics: family('metrics'), users: family('users'), health },
     apiKey: settings.apiKey,
     localPages: {
       ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
@@ -205,8 +208,14 @@ export async function listenLocalService(
       await openingDatabase.then((database) => database.db.close(), () => claimed.release());
       throw error;
     }
-    const [{ Logger }, { createIngestHandler, recordAtOnce }, { createMetricsHandler }, { localAlertingDeps, startPublisherLoop }, { memorySnapshotStore }] =
-      modules;
+    const [
+      { Logger },
+      { createIngestHandler, recordAtOnce },
+      { createMetricsHandler },
+      { localAlertingDeps, startPublisherLoop },
+      { memorySnapshotStore },
+      { changeAtOnce, createUsersHandler },
+    ] = modules;
     let opened;
     try {
       opened = await openingDatabase;
@@ -225,6 +234,7 @@ export async function listenLocalService(
     serving = {
       ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }),
       metrics: createMetricsHandler(deps),
+      users: createUsersHandler({ ...deps, changes: changeAtOnce(deps.db, () => snapshots.invalidate()) }),
       health,
     };
     if (phase.name === 'starting') phase = { name: 'serving', watched };

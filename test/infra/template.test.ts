@@ -21,6 +21,12 @@ const CONTEXT = {
   baselineDate: '2026-02-01',
   internalUserIds: INTERNAL_USER.toUpperCase(),
   internalEmailDomains: 'Example.com, @corp.example.org',
+  interactionTypes: 'signup,login,payment,report_viewed',
+  productName: 'Acme',
+  teamTimeZone: 'Europe/Berlin',
+  checkInDay: 'monday',
+  checkInHour: '8',
+  storeIp: 'truncated',
   throttleRate: '7.5',
   throttleBurst: '13',
   minCapacity: '0.5',
@@ -64,7 +70,7 @@ describe('API Gateway', () => {
     Object.values(resourcesOf(t, 'AWS::ApiGateway::Method')).map((method) => {
       const props = method.Properties!;
       const uri = JSON.stringify((props.Integration as { Uri: unknown }).Uri);
-      const family = (['ingest', 'metrics', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
+      const family = (['ingest', 'metrics', 'users', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
       return { method: props.HttpMethod, path: resourcePath(t, props.ResourceId), family, props };
     });
 
@@ -122,9 +128,31 @@ describe('API Gateway', () => {
     }
   });
 
+  it('refuses a DELETE of a user without ?user_id= before the Lambda runs, and leaves its value to the handler', () => {
+    const [validatorId] = Object.keys(
+      template.findResources('AWS::ApiGateway::RequestValidator', { Properties: { ValidateRequestParameters: true } }),
+    );
+    const deletes = methodsOf(template).filter(({ method }) => method === 'DELETE');
+    expect(deletes.map(({ path, family }) => ({ path, family }))).toEqual([
+      { path: '/users', family: 'users' },
+      { path: '/internal-users', family: 'users' },
+    ]);
+    for (const { props } of deletes) {
+      expect(props.RequestValidatorId).toEqual({ Ref: validatorId });
+      expect(props.RequestParameters).toEqual({ 'method.request.querystring.user_id': true });
+      expect(props.ApiKeyRequired).toBe(true);
+    }
+    // The users Lambda reaches the database and marks the snapshot stale, as ingest does.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_CLUSTER_ARN: Match.anyValue(), SNAPSHOT_TABLE_NAME: Match.anyValue() }) },
+      Description: Match.stringLikeRegexp('DELETE /users'),
+    });
+  });
+
   it('answers its own refusals in the handlers\' {error, message} shape', () => {
     for (const [type, status, error] of [
       ['BAD_REQUEST_BODY', '400', 'invalid_request'],
+      ['BAD_REQUEST_PARAMETERS', '400', 'invalid_request'],
       ['INVALID_API_KEY', '403', 'forbidden'],
       ['MISSING_AUTHENTICATION_TOKEN', '404', 'not_found'],
       ['THROTTLED', '429', 'throttled'],
@@ -182,7 +210,7 @@ describe('Lambda functions', () => {
 
   it('give the API handlers the configuration from context under the names the local run reads', () => {
     const bufferTable = { BUFFER_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'Buffer') } };
-    for (const name of ['Ingest', 'Metrics']) {
+    for (const name of ['Ingest', 'Metrics', 'Users']) {
       const variables = (resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]!.Properties!.Environment as { Variables: object })
         .Variables;
       expect(variables).toEqual({
@@ -193,10 +221,17 @@ describe('Lambda functions', () => {
         BASELINE_DATE: '2026-02-01',
         INTERNAL_USER_IDS: INTERNAL_USER,
         INTERNAL_EMAIL_DOMAINS: 'example.com,corp.example.org',
+        INTERACTION_TYPES: 'signup,login,payment,report_viewed',
         MILESTONES: '',
-        // Ingest knows the buffer only; metrics reads the figures from snapshot + buffer, and Aurora after a fold.
+        PRODUCT_NAME: 'Acme',
+        TEAM_TIME_ZONE: 'Europe/Berlin',
+        CHECK_IN_DAY: 'mon',
+        CHECK_IN_HOUR: '8',
+        STORE_IP: 'truncated',
+        // Ingest knows the buffer only; metrics reads the figures from snapshot + buffer, and Aurora after a fold; the users
+        // routes change Aurora and the buffer under the fold's lease.
         ...bufferTable,
-        ...(name === 'Metrics'
+        ...(name !== 'Ingest'
           ? {
               DB_CLUSTER_ARN: clusterArn(),
               DB_SECRET_ARN: secretRef(),
@@ -206,6 +241,9 @@ describe('Lambda functions', () => {
           : {}),
       });
     }
+    // The check-in follows the team's day, hour and zone.
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 8 ? * MON *)', ScheduleExpressionTimezone: 'Europe/Berlin' });
+    defaults.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 9 ? * FRI *)', ScheduleExpressionTimezone: 'UTC' });
     defaults.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '' }) },
     });

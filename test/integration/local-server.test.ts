@@ -11,6 +11,7 @@ import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
@@ -54,7 +55,7 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
   });
 
   it('serves the status page and the three figures it reads', async () => {
-    const { url } = await start();
+    const { url } = await start({ MILESTONES_FILE: SN1MA_MILESTONES_FILE });
     await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'payment' });
     const page = await fetch(`${url}/`);
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
@@ -104,9 +105,13 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
         });
       }
     }
-    for (const path of ROUTES.filter((route) => route.method === 'POST').map((route) => route.path)) {
-      const head = await fetch(`${url}${path}`, { method: 'HEAD' });
-      expect([path, head.status, head.headers.get('allow')]).toEqual([path, 405, 'POST']);
+    // A POST or DELETE path takes that method alone: HEAD too is refused there, before the key or the database is asked.
+    for (const route of ROUTES.filter((candidate) => candidate.method !== 'GET')) {
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'].filter((other) => other !== route.method)) {
+        const refused = await fetch(`${url}${route.path}?user_id=someone`, { method });
+        expect([route.path, method, refused.status, refused.headers.get('allow')]).toEqual([route.path, method, 405, route.method]);
+        await refused.arrayBuffer();
+      }
     }
   });
 
@@ -128,6 +133,24 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
     expect((await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(403);
     expect((await fetch(`${url}/metrics/days-since-last-interaction`, { headers: { 'x-api-key': 'local-secret' } })).status).toBe(200);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('forgets a user over HTTP, with the API key, whatever characters the id holds (percent-encoded in ?user_id=)', async () => {
+    const { url } = await start({ API_KEY: 'local-secret' });
+    const key = { 'x-api-key': 'local-secret' };
+    const odd = 'team/ana+1 ü?&';
+    const sent = await fetch(`${url}/metrics/interaction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...key },
+      body: JSON.stringify({ user_id: odd, interaction_type: 'login' }),
+    });
+    expect(sent.status).toBe(202);
+    const forget = `${url}/users?user_id=${encodeURIComponent(odd)}`;
+    expect((await fetch(forget, { method: 'DELETE' })).status).toBe(403);
+    const forgotten = await fetch(forget, { method: 'DELETE', headers: key });
+    expect([forgotten.status, await forgotten.json()]).toEqual([200, { user_id: odd, status: 'forgotten', interactions: 1 }]);
+    expect(await (await fetch(`${url}/metrics/days-since-last-interaction`, { headers: key })).json()).toMatchObject({ total_users: 0 });
+    expect((await fetch(`${url}/users?user_id=${encodeURIComponent(odd)}`, { headers: key })).status).toBe(405);
   });
 
   it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {

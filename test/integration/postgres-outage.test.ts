@@ -67,6 +67,10 @@ describe('PostgreSQL stopped in the middle of ingest', () => {
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(503);
     expect(health.headers.get('retry-after')).toMatch(/^\d+$/);
+    // Forgetting a user waits for the database as recording does: 503 with Retry-After, not a 500.
+    const forget = await fetch(`${url}/users?user_id=${userId(1)}`, { method: 'DELETE', signal: AbortSignal.timeout(20_000) });
+    const forgetBody = (await forget.json()) as { error?: string };
+    expect([forget.status, forget.headers.get('retry-after'), forgetBody.error]).toEqual([503, expect.stringMatching(/^\d+$/), 'database_unavailable']);
     const during = answers.slice(refusedFrom + 4);
     await postgres.resume();
     const backFrom = answers.length;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../functions/core/config.js';
 import { toStore } from '../../functions/core/recording.js';
 import { recordInteractions, RECORD_INTERACTIONS } from '../../functions/db/interactions.js';
 import { json, type Database } from '../../functions/db/port.js';
@@ -10,6 +11,7 @@ import { migratedPostgres } from '../support/postgres.js';
 
 const BATCH = 500;
 const DAY_MS = 86_400_000;
+const SETTINGS = loadConfig({});
 const TYPES = ['signup', 'login', 'coach_call', 'agent_run', 'decision', 'export', 'feedback', 'payment', 'page_view'] as const;
 /** A backfill, as the bench sends it: nine users in ten new, each interaction on one of the last 365 days. */
 const batchOf = (first: number) =>
@@ -25,6 +27,7 @@ const batchOf = (first: number) =>
       },
       new Date(),
       () => '',
+      SETTINGS,
     );
   });
 

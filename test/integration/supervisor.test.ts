@@ -51,7 +51,8 @@ describe('the port opens at once', () => {
     expect(health.status).toBe(503);
     expect(health.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await health.json()).toEqual({ status: 'starting', message: `the database is opening (PGlite in ${dir})` });
-    for (const response of [await fetch(`${service.url}/metrics/days-since-last-interaction`), await postOne(service.url)]) {
+    const forget = await fetch(`${service.url}/users?user_id=${USER}`, { method: 'DELETE' });
+    for (const response of [await fetch(`${service.url}/metrics/days-since-last-interaction`), await postOne(service.url), forget]) {
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(await response.json()).toEqual({ error: 'database_unavailable', message: `the database is opening (PGlite in ${dir}); retry shortly` });
