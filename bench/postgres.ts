@@ -53,7 +53,8 @@ function tallyLockWaits(message: unknown) {
   }
 }
 
-function startPostgres() {
+/** The bench's PostgreSQL 16: durable, as Aurora is; on huge pages when the machine has them reserved and `hugePages` asks. */
+export function startPostgres({ hugePages = true }: { hugePages?: boolean } = {}) {
   return startEmbeddedPostgres({
     folderPrefix: 'days-since-bench-pg-',
     password: 'days-since-bench',
@@ -66,7 +67,7 @@ function startPostgres() {
       ...['-c', 'max_wal_size=4GB'],
       // On 2 MB pages when the machine has them reserved, as RDS for PostgreSQL runs every class above medium: on
       // this two-core VM, 4 KB pages cost the server about 40 % more CPU per interaction (79 -> 112 µs).
-      ...['-c', 'huge_pages=try'],
+      ...['-c', `huge_pages=${hugePages ? 'try' : 'off'}`],
       // Every lock wait over 200 ms is logged with the table it was on.
       ...['-c', 'log_lock_waits=on', '-c', 'deadlock_timeout=200ms'],
     ],

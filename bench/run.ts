@@ -4,10 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { loadConfig, numberFromEnv } from '../functions/core/config.js';
+import { ConfigError, listFromEnv, loadConfig, numberFromEnv } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
 import { DEFAULT_COUNTING_TYPES } from '../functions/core/interaction.js';
 import { recordInteractions } from '../functions/db/interactions.js';
@@ -28,12 +29,21 @@ import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES } from '../lib/bundling.
 import { history, TEAM_DOMAIN, TEAM_SIZE, usersFor } from './history.js';
 import { benchTrafficOrder } from './pglite-order.js';
 import { benchPostgres } from './postgres.js';
+import { benchSelfHosting } from './self-hosting.js';
 
 const INTERACTIONS = numberFromEnv(process.env, 'BENCH_INTERACTIONS', 1_000_000, { integer: true, min: 1000 });
+/** BENCH_ONLY=order,self-hosting runs those sections alone (a section measured three times, say); default: all. */
+const SECTIONS = ['pglite', 'postgres', 'bundles', 'order', 'self-hosting'] as const;
+const only = listFromEnv(process.env, 'BENCH_ONLY');
+const unknown = only.find((name) => !(SECTIONS as readonly string[]).includes(name));
+if (unknown) throw new ConfigError('BENCH_ONLY', `names sections among ${SECTIONS.join(', ')}, got "${unknown}"`);
+const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section);
 const USERS = usersFor(INTERACTIONS);
 const NOW = new Date();
 const DAY_MS = 86_400_000;
-const config = loadConfig({ INTERNAL_EMAIL_DOMAINS: TEAM_DOMAIN });
+// The seed's milestone table (SN1MA's example file): without milestones, the milestones read would measure nothing.
+const MILESTONES_FILE = fileURLToPath(new URL('../docs/examples/sn1ma-milestones.json', import.meta.url));
+const config = loadConfig({ INTERNAL_EMAIL_DOMAINS: TEAM_DOMAIN, MILESTONES_FILE }, (path) => readFileSync(path, 'utf8'));
 
 async function seed(db: Database) {
   const started = performance.now();
@@ -71,11 +81,12 @@ async function measure(name: string, runs: number, read: () => Promise<unknown>)
 
 /** The seed's own table, indexes and query, filled with the same interactions. */
 async function seedViewQuery(db: Database): Promise<() => Promise<unknown>> {
+  // The seed's table as the seed wrote it, with UUID ids: the bench's ids are UUIDs, stored as text since issue 20.
   await db.query(`CREATE TABLE user_interactions (
     id SERIAL PRIMARY KEY, user_id UUID NOT NULL, interaction_type VARCHAR(50) NOT NULL,
     timestamp TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP, metadata JSONB DEFAULT '{}')`);
   await db.query(`INSERT INTO user_interactions (user_id, interaction_type, timestamp, metadata)
-    SELECT user_id, interaction_type, occurred_at, metadata FROM interactions ORDER BY id`);
+    SELECT user_id::uuid, interaction_type, occurred_at, metadata FROM interactions ORDER BY id`);
   await db.query('CREATE INDEX idx_user_interactions_user_id ON user_interactions(user_id)');
   await db.query('CREATE INDEX idx_user_interactions_timestamp ON user_interactions(timestamp DESC)');
   await db.query('CREATE INDEX idx_user_interactions_type ON user_interactions(interaction_type)');
@@ -143,7 +154,8 @@ async function bundleSizes(): Promise<Array<[string, number]>> {
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
-async function main() {
+/** The PGlite section: seeding through the real write path, the reads, the seed's query, ingest over HTTP. */
+async function benchPglite() {
   // As npm start opens it: on a thread of its own, so reads and ingest cross the same hop they do there.
   const db = await openPglite('memory', { thread: true });
   await migrate(db, await loadSchema(SQL_DIR));
@@ -177,13 +189,17 @@ async function main() {
   console.log(`  single interactions: ${Math.round(http.singles.requestsPerSecond).toLocaleString('en')} requests/s (target >= 1,000; ${http.singles.failures} failed)`);
   console.log(`  batches of 500:      ${Math.round(http.batches.interactionsPerSecond).toLocaleString('en')} interactions/s (PGlite target >= 8,000; 20,000 is the PostgreSQL target; ${http.batches.failures} failed)`);
   await db.close();
+}
 
-  await benchPostgres({ interactions: INTERACTIONS, now: NOW, config, measure, seedViewQuery });
-
-  console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
-  for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);
-
-  await benchTrafficOrder(INTERACTIONS);
+async function main() {
+  if (runs('pglite')) await benchPglite();
+  if (runs('postgres')) await benchPostgres({ interactions: INTERACTIONS, now: NOW, config, measure, seedViewQuery });
+  if (runs('bundles')) {
+    console.log(`\nLambda bundles (minified, AWS SDK external; limit ${MAX_BUNDLE_BYTES / 1024} KB):`);
+    for (const [name, bytes] of await bundleSizes()) console.log(`  ${name.padEnd(16)} ${(bytes / 1024).toFixed(1).padStart(6)} KB`);
+  }
+  if (runs('order')) await benchTrafficOrder(INTERACTIONS);
+  if (runs('self-hosting')) await benchSelfHosting(INTERACTIONS);
 }
 
 await main();

@@ -1,6 +1,6 @@
 import type { StoredExclusionReason } from '../core/classify.js';
 import type { InteractionToStore, StoredOutcome } from '../core/recording.js';
-import { json, type Database } from './port.js';
+import { DatabaseUnavailableError, json, type Database } from './port.js';
 
 // One call, one statement, one round trip: the statement itself is in sql/functions/record_interactions.sql.
 export const RECORD_INTERACTIONS = 'SELECT * FROM record_interactions(:interactions::jsonb, :internal_email_domains::jsonb)';
@@ -51,8 +51,9 @@ interface Waiting {
 /** Most items one statement carries: the batch route's limit. */
 const MAX_ITEMS_PER_STATEMENT = 500;
 /**
- * Statements sent before the last one has answered. With PGlite on its own thread the next statement then waits there,
- * ready, instead of the thread idling while this one's answer and the next one's text cross the event loop.
+ * Statements sent before the last one has answered, unless the database says how many it serves at once (a pool).
+ * With PGlite on its own thread the next statement then waits there, ready, instead of the thread idling while this
+ * one's answer and the next one's text cross the event loop.
  */
 const STATEMENTS_IN_FLIGHT = 2;
 
@@ -66,8 +67,9 @@ const queues = new WeakMap<Database, Queue>();
 /**
  * Records interactions. Calls that arrive while statements are running on the same database are sent
  * together as the next statement (group commit): one connection, as PGlite has, then serves many
- * concurrent requests. A lone call waits only for the current turn of the event loop, and a caller whose items break a shared statement is
- * retried alone, so no caller fails for another's interactions.
+ * concurrent requests, and a pool runs as many such statements at once as it says (statementsInFlight), in the lock
+ * order every writer keeps. A lone call waits only for the current turn of the event loop, and a caller whose items
+ * break a shared statement is retried alone, so no caller fails for another's interactions.
  */
 export function recordInteractions(
   db: Database,
@@ -89,11 +91,12 @@ export function recordInteractions(
  * promises, where no request (not even /healthz) would be read until the queue ran dry.
  */
 function schedule(db: Database, queue: Queue): void {
-  if (queue.scheduled || queue.inFlight >= STATEMENTS_IN_FLIGHT || queue.waiting.length === 0) return;
+  const most = db.statementsInFlight ?? STATEMENTS_IN_FLIGHT;
+  if (queue.scheduled || queue.inFlight >= most || queue.waiting.length === 0) return;
   queue.scheduled = true;
   setImmediate(() => {
     queue.scheduled = false;
-    while (queue.inFlight < STATEMENTS_IN_FLIGHT && queue.waiting.length > 0) {
+    while (queue.inFlight < most && queue.waiting.length > 0) {
       queue.inFlight++;
       void recordGroup(db, nextGroup(queue)).finally(() => {
         queue.inFlight--;
@@ -128,7 +131,8 @@ async function recordGroup(db: Database, group: Waiting[]): Promise<void> {
       waiting.resolve(outcomes.slice(offset, (offset += waiting.interactions.length)));
     }
   } catch (error) {
-    if (group.length === 1) return group[0]!.reject(error);
+    // An outage fails everyone's items alike: sending each caller's alone would only knock again, once per caller.
+    if (group.length === 1 || error instanceof DatabaseUnavailableError) return group.forEach((waiting) => waiting.reject(error));
     for (const waiting of group) await recordGroup(db, [waiting]);
   }
 }

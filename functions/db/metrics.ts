@@ -59,16 +59,18 @@ export interface Pulse extends Headline {
   mau: number;
 }
 
+// The three windows in one pass over the last 30 days' users: as three counts of a CTE, the rows were materialized
+// and read three times (at 1,000,000 stored, 65,000 users: most of GET /metrics/summary's time on PGlite).
 const READ_PULSE = `
 WITH ${INTERNAL_USERS},
 active AS (
-  SELECT last_real_at FROM real_users
+  SELECT count(*) FILTER (WHERE last_real_at > :since_24h) AS dau,
+         count(*) FILTER (WHERE last_real_at > :since_7d) AS wau,
+         count(*) AS mau
+  FROM real_users
   WHERE last_real_at > :since_30d AND user_id NOT IN (SELECT user_id FROM internal_users)
 )
-SELECT ${HEADLINE_COLUMNS},
-  (SELECT count(*) FROM active WHERE last_real_at > :since_24h) AS dau,
-  (SELECT count(*) FROM active WHERE last_real_at > :since_7d) AS wau,
-  (SELECT count(*) FROM active) AS mau`;
+SELECT ${HEADLINE_COLUMNS}, active.dau, active.wau, active.mau FROM active`;
 
 /** Everything the publisher sends to CloudWatch, in one query. */
 export async function readPulse(db: Database, internal: InternalUsers, now: Date): Promise<Pulse> {

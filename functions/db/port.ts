@@ -22,13 +22,23 @@ export interface Database {
   /** Runs `work` in one transaction: all of it commits, or none. */
   transaction<T>(work: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** How many statements are worth having in flight at once (a pool's connections); recording sends as many. */
+  statementsInFlight?: number;
 }
 
-/** The database could not answer within the time budget (Aurora resuming from zero): the caller should retry. */
+/**
+ * The database cannot serve now (Aurora resuming from zero, a server stopped or unreachable, a full disk...): the
+ * caller should retry after `retryAfterSeconds`. The message says what happened in words a client may read; `code`
+ * is the SQLSTATE or errno behind it, for the log. Neither ever holds SQL, parameters or a secret.
+ */
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
-  constructor(readonly retryAfterSeconds: number) {
-    super('the database is not available yet; retry shortly');
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'the database is not available yet; retry shortly',
+    readonly code?: string,
+  ) {
+    super(message);
   }
 }
 

@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { FieldProblem } from '../core/interaction.js';
 import { silentlyChangedValues } from '../core/json-text.js';
-import { DatabaseUnavailableError } from '../db/port.js';
+import { outageOf, sqlStateOf } from '../db/outage.js';
+import type { DatabaseUnavailableError } from '../db/port.js';
 
 export type ApiEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'headers' | 'body' | 'isBase64Encoded' | 'queryStringParameters'>;
 export type ApiResult = APIGatewayProxyResult;
@@ -52,6 +53,11 @@ export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RequestError(415, 'unsupported_media_type', 'content-type must be application/json');
   }
+  // JSON is UTF-8 (RFC 8259, section 8.1): a body declared in another charset would be read wrong, so it is refused.
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new RequestError(415, 'unsupported_media_type', `charset ${charset} is not supported: send the body as UTF-8 (charset=utf-8, or no charset)`);
+  }
   // API Gateway passes a compressed body through as is (content encoding is off on the API), so none is read here either.
   const encoding = header(event, 'content-encoding')?.trim().toLowerCase();
   if (encoding && encoding !== 'identity') {
@@ -68,6 +74,10 @@ export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
   } catch {
     throw new RequestError(400, 'invalid_json', 'the body is not valid UTF-8');
   }
+  // RFC 8259 forbids a byte order mark in JSON sent over a network; JSON.parse would only say "invalid JSON".
+  if (text.startsWith('\uFEFF')) {
+    throw new RequestError(400, 'invalid_json', 'the body starts with a byte order mark (BOM, EF BB BF): send the JSON without it');
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -79,19 +89,17 @@ export function jsonBody(event: ApiEvent, maxBytes: number): unknown {
   return body;
 }
 
-export type ErrorLog = Pick<Logger, 'error'>;
+export type ErrorLog = Pick<Logger, 'error' | 'warn'>;
 
-/** The SQLSTATE of a database error (PGlite's `code`, or the Data API message's `SQLState: …`): diagnosable, and no SQL text. */
-function sqlStateOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  return /SQLState: ([0-9A-Z]{5})\b/.exec(String((error as Error)?.message ?? ''))?.[1];
+/** 503 database_unavailable: what happened, and when to try again. */
+export function unavailableResult(outage: DatabaseUnavailableError): ApiResult {
+  return jsonResult(503, { error: 'database_unavailable', message: outage.message }, { 'retry-after': String(outage.retryAfterSeconds) });
 }
 
 /**
- * Maps what went wrong to an answer: the client's mistakes as 4xx with the field named, a sleeping database
- * as 503 with Retry-After, anything else as a bare 500. Nothing internal (stack, SQL) reaches the caller,
- * and only the error's class and SQLSTATE reach the log.
+ * Maps what went wrong to an answer: the client's mistakes as 4xx with the field named, a database that cannot serve
+ * now (asleep, stopped, unreachable, full) as 503 with Retry-After and what happened, anything else as a bare 500.
+ * Nothing internal (stack, SQL) reaches the caller, and only the error's class and SQLSTATE or errno reach the log.
  */
 export function errorResult(error: unknown, log: ErrorLog): ApiResult {
   if (error instanceof RequestError) {
@@ -101,12 +109,10 @@ export function errorResult(error: unknown, log: ErrorLog): ApiResult {
       ...(error.problems.length > 0 ? { problems: error.problems } : {}),
     });
   }
-  if (error instanceof DatabaseUnavailableError) {
-    return jsonResult(
-      503,
-      { error: 'database_unavailable', message: error.message },
-      { 'retry-after': String(error.retryAfterSeconds) },
-    );
+  const outage = outageOf(error);
+  if (outage) {
+    log.warn('database unavailable', { cause: outage.code ?? outage.message });
+    return unavailableResult(outage);
   }
   log.error('request failed', { errorName: (error as Error)?.name ?? typeof error, sqlState: sqlStateOf(error) });
   return jsonResult(500, { error: 'internal_error', message: 'something went wrong on our side; it has been logged' });

@@ -16,15 +16,26 @@ export const ROUTES = [
 export type Route = (typeof ROUTES)[number];
 export type RouteFamily = Route['family'];
 
-/**
- * A known path asked with a method it does not take: 405 with the methods it does take in Allow, as HTTP asks.
- * Null when the method is right or the path is not a route. API Gateway forwards such requests to the family's Lambda.
- */
-export function methodNotAllowed(method: string, path: string): ApiResult | null {
-  const allowed: string[] = ROUTES.filter((route) => route.path === path).map((route) => route.method);
-  if (allowed.length === 0 || allowed.includes(method)) return null;
+/** The methods a path takes: HEAD wherever GET is, as HTTP asks of every server (RFC 9110, section 9.3.2). */
+export function allowedMethods(declared: readonly string[]): string[] {
+  return declared.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]));
+}
+
+/** 405 with the methods the path does take in Allow, or null when `method` is one of them. */
+export function refuseMethod(method: string, declared: readonly string[]): ApiResult | null {
+  const allowed = allowedMethods(declared);
+  if (allowed.includes(method)) return null;
   const allow = allowed.join(', ');
   return jsonResult(405, { error: 'method_not_allowed', message: `${method} is not allowed here: use ${allow}` }, { allow });
+}
+
+/**
+ * A known path asked with a method it does not take: 405 with Allow. Null when the method is right or the path is not
+ * a route. API Gateway forwards such requests (its ANY method) to the family's Lambda.
+ */
+export function methodNotAllowed(method: string, path: string): ApiResult | null {
+  const declared: string[] = ROUTES.filter((route) => route.path === path).map((route) => route.method);
+  return declared.length === 0 ? null : refuseMethod(method, declared);
 }
 
 /**

@@ -1,19 +1,27 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { jsonResult, type ApiEvent, type ApiHandler, type ApiResult } from '../handlers/http.js';
-import { methodNotAllowed, ROUTES, type RouteFamily } from '../handlers/routes.js';
+import { methodNotAllowed, refuseMethod, ROUTES, type RouteFamily } from '../handlers/routes.js';
+
+/** A GET route that exists only locally: the status page, its assets, the OpenAPI document. */
+export interface LocalPage {
+  read(): Promise<ApiResult>;
+  /** Served without the API key: the status page and its assets, which must load before the page can ask for it. */
+  open?: boolean;
+}
 
 export interface LocalServerOptions {
   handlers: Record<RouteFamily, ApiHandler>;
-  /** When set, every route but /healthz needs a matching x-api-key header, as API Gateway would demand. */
+  /** When set, every route but /healthz and the open pages needs a matching x-api-key header, as API Gateway would demand. */
   apiKey?: string | undefined;
   /** Bodies larger than this are refused before they are read in full. */
   maxBodyBytes?: number;
-  /** GET routes that exist only locally (the status page, the OpenAPI document), by path. Open like /healthz. */
-  localPages?: Record<string, () => Promise<ApiResult>>;
+  /** Local pages, by path. */
+  localPages?: Record<string, LocalPage>;
 }
 
 const OPEN_PATHS = new Set(['/healthz']);
+const FORBIDDEN = () => jsonResult(403, { error: 'forbidden', message: 'a valid x-api-key header is required' });
 
 function sameKey(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
@@ -76,18 +84,23 @@ export function createLocalServer(options: LocalServerOptions): Server {
     if (state.closing) response.setHeader('connection', 'close');
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
+      const method = request.method ?? '';
+      const keyed = (open: boolean) => !open && options.apiKey !== undefined && !sameKey(header(request, 'x-api-key'), options.apiKey);
       const page = options.localPages?.[url.pathname];
-      if (page && (request.method === 'GET' || request.method === 'HEAD')) return send(response, await page());
+      if (page) {
+        const refusal = refuseMethod(method, ['GET']);
+        if (refusal) return send(response, refusal);
+        return send(response, keyed(page.open ?? false) ? FORBIDDEN() : await page.read());
+      }
       const routes = ROUTES.filter((route) => route.path === url.pathname);
       if (routes.length === 0) {
         return send(response, jsonResult(404, { error: 'not_found', message: `no route for ${url.pathname}` }));
       }
-      const refusal = methodNotAllowed(request.method ?? '', url.pathname);
+      const refusal = methodNotAllowed(method, url.pathname);
       if (refusal) return send(response, refusal);
-      const route = routes.find((candidate) => candidate.method === request.method)!;
-      if (options.apiKey && !OPEN_PATHS.has(route.path) && !sameKey(header(request, 'x-api-key'), options.apiKey)) {
-        return send(response, jsonResult(403, { error: 'forbidden', message: 'a valid x-api-key header is required' }));
-      }
+      // HEAD is answered as GET is; node leaves the body out.
+      const route = routes.find((candidate) => candidate.method === (method === 'HEAD' ? 'GET' : method))!;
+      if (keyed(OPEN_PATHS.has(route.path))) return send(response, FORBIDDEN());
       const body = await readBody(request, maxBodyBytes);
       if (body === 'too_large') {
         // Connection: close makes node end the socket once the 413 is out, instead of draining the rest of the body.
@@ -95,7 +108,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
         return send(response, { ...tooLarge, headers: { ...tooLarge.headers, connection: 'close' } });
       }
       const event: ApiEvent = {
-        httpMethod: route.method,
+        httpMethod: method,
         path: route.path,
         headers: Object.fromEntries(Object.entries(request.headers).map(([key, value]) => [key, String(value)])),
         queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
@@ -110,6 +123,18 @@ export function createLocalServer(options: LocalServerOptions): Server {
   return server;
 }
 
+/** Resolves once a server made by createLocalServer has no request in flight, or after graceMs. */
+export async function noRequestsInFlight(server: Server, graceMs: number): Promise<void> {
+  const state = inFlight.get(server);
+  if (!state || state.requests === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => state.whenNone.push(resolve)),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * Stops a server made by createLocalServer: no new connections, requests already received are answered
  * (for up to graceMs), then every connection is closed.
@@ -117,17 +142,8 @@ export function createLocalServer(options: LocalServerOptions): Server {
 export async function closeLocalServer(server: Server, graceMs = 10_000): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   const state = inFlight.get(server);
-  if (state) {
-    state.closing = true;
-    if (state.requests > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => state.whenNone.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
+  if (state) state.closing = true;
+  await noRequestsInFlight(server, graceMs);
   server.closeIdleConnections();
   server.closeAllConnections();
   await closed;

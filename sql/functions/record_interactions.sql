@@ -22,6 +22,14 @@
 -- - Each user of the batch is read from `users` once (batch_users), for the upsert and the answer alike: with the
 --   bench's 8 writers on two cores, the server's CPU goes to descending b-trees, so index reads per batch are what
 --   throughput costs.
+--
+-- Planned at every call (plan_cache_mode): PL/pgSQL otherwise settles on a generic plan at a connection's sixth call
+-- and keeps it until an ANALYZE of a table it reads. Made while the tables were empty, that plan stayed on a fresh
+-- database's long-lived connections (PostgreSQL's pool, the Data API's) until autoanalyze came, a minute or more
+-- later, and made the first batches the slowest (issue 21): on one connection, after six calls on empty tables,
+-- 857 buffers an interaction at 20,000 stored against 49 planned at each call (test/integration/recording-plan.test.ts);
+-- over HTTP with DATABASE_URL, 2,285 interactions/s and a batch p95 of 2.9 s in the first 50,000, 352 ms once
+-- autoanalyze had run. Planning at each call costs nothing this machine's noise showed (issues 10 and 21).
 CREATE FUNCTION record_interactions(batch jsonb, internal_email_domains jsonb)
 RETURNS TABLE (
     ordinal          bigint,
@@ -32,7 +40,9 @@ RETURNS TABLE (
     email_domain     text,
     prior_internal   boolean
 )
-LANGUAGE plpgsql AS $record$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan
+AS $record$
 #variable_conflict use_column
 DECLARE
   mine smallint := counter_shard();

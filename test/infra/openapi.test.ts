@@ -155,13 +155,16 @@ describe('where the document is served', () => {
     expect(JSON.parse(stdout)).toEqual(document);
   });
 
-  it('the local service answers GET /openapi.json with it, without an API key', async () => {
+  it('the local service answers GET /openapi.json with it, only with the API key when one is set', async () => {
     const service = await startLocalService(
       { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', API_KEY: 'local-secret', ...TEST_PGLITE_ENV },
       { print: () => {} },
     );
     try {
-      const response = await fetch(`${service.url}/openapi.json`);
+      // The route list is the API's map: no more open than the API itself.
+      const refused = await fetch(`${service.url}/openapi.json`);
+      expect([refused.status, (await refused.json()).error]).toEqual([403, 'forbidden']);
+      const response = await fetch(`${service.url}/openapi.json`, { headers: { 'x-api-key': 'local-secret' } });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await response.json()).toEqual(document);

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
+import { halfSentRequest } from '../support/half-sent.js';
 import { isRunning, startServerProcess, type RunningServer } from '../support/processes.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -20,24 +20,6 @@ afterEach(async () => {
   await Promise.all(folders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** A request whose body is half sent: in flight until `finish` sends the rest; resolves with the raw response. */
-function halfSentRequest(url: string, eventId: string) {
-  const body = JSON.stringify({ event_id: eventId, user_id: USER, interaction_type: 'login' });
-  const { port } = new URL(url);
-  let response = '';
-  let socket!: Socket;
-  const closed = new Promise<string>((resolve) => {
-    socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(`POST /metrics/interaction HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
-      socket.write(body.slice(0, 20));
-    });
-    socket.on('data', (data) => void (response += data.toString()));
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(response));
-  });
-  return { finish: () => socket.write(body.slice(20)), response: closed };
-}
-
 describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (signal) => {
   it('answers every request in flight in full, stops the whole process tree, exits 0, and the folder opens again', async () => {
     // Already initialised, so the server starts without initdb: the stop is what this is about.
@@ -45,11 +27,11 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (s
     folders.push(dir);
     const npm = startServerProcess('npm', { DATA_DIR: dir });
     started.push(npm);
-    const url = await npm.url;
+    const url = await npm.ready;
     const tree = execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.child.pid)]).toString().trim().split(/\s+/).map(Number);
     expect(tree.length).toBeGreaterThan(0);
 
-    const inFlight = Array.from({ length: 4 }, (_, i) => halfSentRequest(url, `in-flight-${i}`));
+    const inFlight = Array.from({ length: 4 }, (_, i) => halfSentRequest(url, `in-flight-${i}`, USER));
     // Once this is answered, the server has read the in-flight requests' headers that came before it.
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     npm.child.kill(signal);

@@ -44,7 +44,7 @@ function serve(dataDir: string) {
 
 /** Waits until every one of `starts` either serves or exits; returns those serving. */
 async function serving(starts: RunningServer[]) {
-  const outcomes = await Promise.all(starts.map((start) => start.url.then(() => 'serving' as const, () => 'exited' as const)));
+  const outcomes = await Promise.all(starts.map((start) => start.ready.then(() => 'serving' as const, () => 'exited' as const)));
   return starts.filter((_, i) => outcomes[i] === 'serving');
 }
 
@@ -67,7 +67,7 @@ describe('one server per data folder', () => {
   it('after kill -9 of the holder, the next start works and every acknowledged event is still there', async () => {
     const dir = await initialisedFolder();
     const killed = serve(dir);
-    const url = await killed.url;
+    const url = await killed.ready;
     let acknowledged = 0;
     for (let round = 0; round < 5; round++) {
       const interactions = Array.from({ length: 20 }, (_, i) => ({ event_id: `r${round}-${i}`, user_id: USER, interaction_type: 'login' }));

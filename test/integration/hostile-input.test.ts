@@ -114,6 +114,33 @@ describe('Content-Encoding', () => {
   });
 });
 
+describe('the body is UTF-8 JSON, and a client told so when it is not', () => {
+  const body = JSON.stringify({ user_id: ALICE, interaction_type: 'login' });
+
+  it('refuses a UTF-8 byte order mark with 400 invalid_json saying so (it was "not valid JSON"), on both routes', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const [path, text] of [['/metrics/interaction', body], ['/metrics/interactions', `{"interactions":[${body}]}`]] as const) {
+      const result = await ingest()(rawPost(path, Buffer.concat([bom, Buffer.from(text)])));
+      expect(result.statusCode).toBe(400);
+      expect(parse(result)).toMatchObject({ error: 'invalid_json', message: expect.stringContaining('byte order mark') });
+    }
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+
+  it('refuses a charset other than UTF-8 with 415 naming it (latin1 was read as UTF-8), and takes utf-8 however written', async () => {
+    for (const charset of ['latin1', 'ISO-8859-1', '"utf-16"', 'windows-1252']) {
+      const result = await ingest()(post('/metrics/interaction', body, { 'content-type': `application/json; charset=${charset}` }));
+      expect(result.statusCode).toBe(415);
+      expect(parse(result)).toMatchObject({ error: 'unsupported_media_type', message: expect.stringContaining(`charset ${charset.replaceAll('"', '')} is not supported`) });
+    }
+    expect(await countRows(db, 'interactions')).toBe(0);
+    for (const [n, charset] of ['utf-8', 'UTF-8', 'utf8', '"utf-8"'].entries()) {
+      const event = post('/metrics/interaction', { event_id: `cs-${n}`, user_id: ALICE, interaction_type: 'login' }, { 'content-type': `application/json; charset=${charset}` });
+      expect((await ingest()(event)).statusCode).toBe(202);
+    }
+  });
+});
+
 describe('the local server over a real socket', () => {
   let service: LocalService;
   beforeAll(async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { maskPassword, refuseOldServer } from '../../functions/local/database.js';
+import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
@@ -79,6 +80,39 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
     const wrong = await fetch(`${url}/metrics/interaction`, { method: 'GET' });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers HEAD wherever GET is, and 405 with Allow on every known path: routes, page, assets, /openapi.json', async () => {
+    const { url } = await start();
+    const getPaths = [...ROUTES.filter((route) => route.method === 'GET').map((route) => route.path), '/', '/assets/status.js', '/assets/status.css', '/openapi.json'];
+    for (const path of getPaths) {
+      const [get, head] = await Promise.all([fetch(`${url}${path}`), fetch(`${url}${path}`, { method: 'HEAD' })]);
+      expect({ path, status: head.status, type: head.headers.get('content-type'), body: await head.text() }).toEqual({
+        path,
+        status: 200,
+        type: get.headers.get('content-type'),
+        body: '',
+      });
+      await get.arrayBuffer();
+      for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+        const refused = await fetch(`${url}${path}`, { method });
+        expect({ path, method, status: refused.status, allow: refused.headers.get('allow'), error: (await refused.json()).error }).toEqual({
+          path,
+          method,
+          status: 405,
+          allow: 'GET, HEAD',
+          error: 'method_not_allowed',
+        });
+      }
+    }
+    // A POST or DELETE path takes that method alone: HEAD too is refused there, before the key or the database is asked.
+    for (const route of ROUTES.filter((candidate) => candidate.method !== 'GET')) {
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'].filter((other) => other !== route.method)) {
+        const refused = await fetch(`${url}${route.path}?user_id=someone`, { method });
+        expect([route.path, method, refused.status, refused.headers.get('allow')]).toEqual([route.path, method, 405, route.method]);
+        await refused.arrayBuffer();
+      }
+    }
   });
 
   it('refuses a body over 1 MB with 413 without keeping it', async () => {

@@ -17,14 +17,16 @@ describe('a wrong method on a known path', () => {
     const deps = testDeps(db);
     const handlers: Record<RouteFamily, ApiHandler> = { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), users: createUsersHandler(deps), health };
     for (const route of ROUTES) {
-      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((other) => other !== route.method)) {
+      // HEAD is allowed wherever GET is (RFC 9110, section 9.3.2).
+      const allow = route.method === 'GET' ? 'GET, HEAD' : route.method;
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((other) => !allow.split(', ').includes(other))) {
         const event: ApiEvent = { httpMethod: method, path: route.path, headers: {}, body: null, isBase64Encoded: false, queryStringParameters: null };
         const result = await handlers[route.family](event);
         expect({ route: `${method} ${route.path}`, status: result.statusCode, allow: result.headers?.allow, body: JSON.parse(result.body) }).toEqual({
           route: `${method} ${route.path}`,
           status: 405,
-          allow: route.method,
-          body: { error: 'method_not_allowed', message: `${method} is not allowed here: use ${route.method}` },
+          allow,
+          body: { error: 'method_not_allowed', message: `${method} is not allowed here: use ${allow}` },
         });
       }
     }

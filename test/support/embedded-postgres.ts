@@ -23,7 +23,13 @@ export interface EmbeddedPostgresOptions {
   onLog?: (message: string) => void;
 }
 
-type ServerMessage = { type: 'loaded' } | { type: 'ready' } | { type: 'failed'; message: string } | { type: 'log'; line: string };
+type ServerMessage =
+  | { type: 'loaded' }
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'log'; line: string }
+  | { type: 'paused' }
+  | { type: 'resumed' };
 
 const SERVER_PROCESS = new URL('./embedded-postgres-server.mjs', import.meta.url);
 
@@ -59,5 +65,23 @@ export async function startEmbeddedPostgres({ folderPrefix, password, flags, onL
     await stop();
     throw error;
   }
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
+  /** Asks the owner to do `type` and waits for its answer. */
+  const ask = (type: 'pause' | 'resume', answer: 'paused' | 'resumed') =>
+    new Promise<void>((resolve) => {
+      const heard = (message: ServerMessage) => {
+        if (message.type !== answer) return;
+        owner.off('message', heard);
+        resolve();
+      };
+      owner.on('message', heard);
+      owner.send({ type });
+    });
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    /** Stops the server as an operator would (SIGINT: a fast shutdown, running statements cancelled), keeping its files. */
+    pause: () => ask('pause', 'paused'),
+    /** Starts it again on the same files and port. */
+    resume: () => ask('resume', 'resumed'),
+    stop,
+  };
 }

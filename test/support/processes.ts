@@ -5,15 +5,17 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface RunningServer {
   child: ChildProcess;
-  /** The URL it serves, once it says so; rejects if it exits first. */
+  /** The URL it listens on, once it says so (its database may still be opening); rejects if it exits first. */
   url: Promise<string>;
+  /** The same URL, once the database is open and it serves; rejects if it exits first. */
+  ready: Promise<string>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
 }
 
-/** A real server process: `npm start` itself, or node on main.ts, with its own env. */
-export function startServerProcess(command: 'npm' | 'node', env: Record<string, string>): RunningServer {
-  const args = command === 'npm' ? ['start'] : ['--import', 'tsx', 'functions/local/main.ts'];
+/** A real server process: `npm start` itself, or node on main.ts, with its own env (and node options, such as --import). */
+export function startServerProcess(command: 'npm' | 'node', env: Record<string, string>, nodeOptions: string[] = []): RunningServer {
+  const args = command === 'npm' ? ['start'] : [...nodeOptions, '--import', 'tsx', 'functions/local/main.ts'];
   const child = spawn(command === 'npm' ? 'npm' : process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', PUBLISH_INTERVAL_SECONDS: '0', ...env },
@@ -23,18 +25,23 @@ export function startServerProcess(command: 'npm' | 'node', env: Record<string, 
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const url = new Promise<string>((resolve, reject) => {
-    const read = (data: Buffer) => {
-      output += data.toString();
-      const listening = /listening on (http:\/\/\S+)/.exec(output);
-      if (listening) resolve(listening[1]!);
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    void exit.then(() => reject(new Error(`exited before listening: ${output}`)));
-  });
+  const printed = (pattern: RegExp, what: string) =>
+    new Promise<string>((resolve, reject) => {
+      const read = () => {
+        const match = pattern.exec(output);
+        if (match) resolve(match[1]!);
+      };
+      child.stdout!.on('data', read);
+      child.stderr!.on('data', read);
+      void exit.then(() => reject(new Error(`exited before ${what}: ${output}`)));
+    });
+  child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
+  const url = printed(/listening on (http:\/\/\S+)/, 'listening');
+  const ready = printed(/ready at (http:\/\/\S+)/, 'its database opened');
   url.catch(() => {});
-  return { child, url, exit, output: () => output };
+  ready.catch(() => {});
+  return { child, url, ready, exit, output: () => output };
 }
 
 /** Whether a process with this pid exists. */

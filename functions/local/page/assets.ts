@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { MetricSettings, TeamSettings } from '../../core/config.js';
-import type { ApiResult } from '../../handlers/http.js';
+import type { LocalPage } from '../server.js';
 
 const require = createRequire(import.meta.url);
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -36,8 +36,11 @@ const escapeHtml = (text: string) =>
 /** JSON that is safe inside a <script> element: no `</script>` can close it early. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
-/** The status page and its assets, by path, for createLocalServer's `localPages`. Files are read once, on first request. */
-export function statusPages(settings: StatusPageSettings): Record<string, () => Promise<ApiResult>> {
+/**
+ * The status page and its assets, by path, for createLocalServer's `localPages`: open, since the page must load before
+ * it can ask for the API key. Files are read once, on first request.
+ */
+export function statusPages(settings: StatusPageSettings): Record<string, LocalPage> {
   const cache = new Map<string, Promise<string>>();
   const read = (file: string) => {
     let text = cache.get(file);
@@ -57,19 +60,25 @@ export function statusPages(settings: StatusPageSettings): Record<string, () => 
   // In the HTML itself, so the tab and the heading are right before the script runs.
   const title = escapeHtml(`${settings.team.productName ? `${settings.team.productName}: days` : 'Days'} since last real user interaction`);
 
-  const pages: Record<string, () => Promise<ApiResult>> = {
-    '/': async () => ({
-      statusCode: 200,
-      headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...PAGE_HEADERS },
-      body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings).replaceAll('{{TITLE}}', title),
-    }),
+  const pages: Record<string, LocalPage> = {
+    '/': {
+      open: true,
+      read: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...PAGE_HEADERS },
+        body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings).replaceAll('{{TITLE}}', title),
+      }),
+    },
   };
   for (const [path, asset] of Object.entries(ASSETS)) {
-    pages[path] = async () => ({
-      statusCode: 200,
-      headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...PAGE_HEADERS },
-      body: await read(asset.file),
-    });
+    pages[path] = {
+      open: true,
+      read: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...PAGE_HEADERS },
+        body: await read(asset.file),
+      }),
+    };
   }
   return pages;
 }
