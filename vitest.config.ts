@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import { ENGINES, TEST_SHARED_BUFFERS } from './test/support/engines.js';
 import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
+import TimingsReporter from './test/support/timings-reporter.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
 const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack', 'upgrade-0.1.0', 'users', 'any-product'];
@@ -29,8 +30,9 @@ const perProject = {
 
 export default defineConfig({
   test: {
-    // The summary on screen, and the same counts as JSON for .ci/run, which does not trust an exit code alone.
-    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
+    // The summary on screen, the same counts as JSON for .ci/run, which does not trust an exit code alone, and each
+    // file's time, which .ci/run checks the heavy-first list against.
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }], new TimingsReporter()],
     // One PostgreSQL 16 server for the run; each file that needs it makes its own database there.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     // PGlite boots a WebAssembly Postgres per file; two cores run two files at a time.
