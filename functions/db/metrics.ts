@@ -3,7 +3,7 @@ import { noExclusions, type Exclusions } from '../core/current-figures.js';
 import type { ExcludedInteraction } from '../core/snapshot.js';
 import type { CountingType } from '../core/interaction.js';
 import { daysBefore, type Headline } from '../core/metric.js';
-import { json, readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
+import { epochMs, json, readEpochMs, readNumber, type Database, type SqlParams } from './port.js';
 
 // A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
 export const INTERNAL_USERS = `internal_users AS (
@@ -28,9 +28,9 @@ export function internalParams(internal: InternalUsers): SqlParams {
 // The newest real user who is not internal (an index walk), and the kept count (its shards added up) less the internal ones,
 // found by one primary-key probe per internal user (LATERAL ... LIMIT 1: never a scan of real_users).
 export const HEADLINE_COLUMNS = `
-  (SELECT last_real_at FROM real_users
+  ${epochMs(`(SELECT last_real_at FROM real_users
    WHERE user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
+   ORDER BY last_real_at DESC LIMIT 1)`)} AS last_real_at,
   (SELECT sum(users) FROM real_user_count)::bigint
     - (SELECT count(*) FROM internal_users iu
        CROSS JOIN LATERAL (SELECT 1 FROM real_users r WHERE r.user_id = iu.user_id LIMIT 1) AS real_internal) AS total_users`;
@@ -40,7 +40,7 @@ const READ_HEADLINE = `WITH ${INTERNAL_USERS} SELECT ${HEADLINE_COLUMNS}`;
 /** The headline: the last real interaction and how many real users there have ever been. Index reads only. */
 export async function readHeadline(db: Database, internal: InternalUsers): Promise<Headline> {
   const [row] = await db.query(READ_HEADLINE, internalParams(internal));
-  return { lastRealInteractionAt: readTimestamp(row?.last_real_at), totalRealUsers: readNumber(row?.total_users) };
+  return { lastRealInteractionAt: readEpochMs(row?.last_real_at), totalRealUsers: readNumber(row?.total_users) };
 }
 
 /** The headline plus real active users over rolling 24 h, 7 d and 30 d. */
@@ -70,7 +70,7 @@ export async function readPulse(db: Database, internal: InternalUsers, now: Date
     since_30d: daysBefore(now, 30),
   });
   return {
-    lastRealInteractionAt: readTimestamp(row?.last_real_at),
+    lastRealInteractionAt: readEpochMs(row?.last_real_at),
     totalRealUsers: readNumber(row?.total_users),
     dau: readNumber(row?.dau),
     wau: readNumber(row?.wau),
@@ -81,9 +81,9 @@ export async function readPulse(db: Database, internal: InternalUsers, now: Date
 const READ_LAST_BY_TYPE = `
 WITH ${INTERNAL_USERS}
 SELECT t.interaction_type,
-  (SELECT a.last_at FROM real_user_activity a
+  ${epochMs(`(SELECT a.last_at FROM real_user_activity a
    WHERE a.interaction_type = t.interaction_type AND a.user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY a.last_at DESC LIMIT 1) AS last_at
+   ORDER BY a.last_at DESC LIMIT 1)`)} AS last_at
 FROM jsonb_array_elements_text(:types::jsonb) AS t(interaction_type)`;
 
 /** When a real user last did each kind of thing. */
@@ -93,7 +93,7 @@ export async function readLastRealByType(
   types: readonly CountingType[],
 ): Promise<Map<CountingType, Date | null>> {
   const rows = await db.query(READ_LAST_BY_TYPE, { ...internalParams(internal), types: json(types) });
-  return new Map(rows.map((row) => [row.interaction_type as CountingType, readTimestamp(row.last_at)]));
+  return new Map(rows.map((row) => [row.interaction_type as CountingType, readEpochMs(row.last_at)]));
 }
 
 export type { ExcludedInteraction, Exclusions };
@@ -131,7 +131,7 @@ recent_excluded AS (
 )`;
 
 /** The last excluded interaction's columns, with its reason as read now. */
-export const LAST_EXCLUDED_COLUMNS = `l.event_id, l.interaction_type, l.occurred_at,
+export const LAST_EXCLUDED_COLUMNS = `l.event_id, l.interaction_type, ${epochMs('l.occurred_at')} AS occurred_at,
        CASE WHEN l.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE l.exclusion_reason END AS reason`;
 
 const READ_EXCLUSIONS = `
@@ -145,7 +145,7 @@ export function excludedInteractionOf(row: Record<string, unknown>): ExcludedInt
   return {
     eventId: String(row.event_id),
     interactionType: String(row.interaction_type),
-    occurredAt: readTimestamp(row.occurred_at)!,
+    occurredAt: readEpochMs(row.occurred_at)!,
     reason: row.reason as ExclusionReason,
   };
 }
