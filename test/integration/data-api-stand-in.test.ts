@@ -7,7 +7,8 @@ import {
   type ExecuteStatementCommandOutput,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataApiDatabase } from '../../functions/db/data-api.js';
+import { dataApiDatabase, RETRY_AFTER_SECONDS } from '../../functions/db/data-api.js';
+import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { claimCheckIn, markCheckInPosted } from '../../functions/db/check-ins.js';
 import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { readHeadline } from '../../functions/db/metrics.js';
@@ -21,6 +22,7 @@ import {
   type DataApiStandIn,
   type OutageType,
 } from '../support/data-api-stand-in.js';
+import { get, testDeps } from '../support/harness.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -248,6 +250,10 @@ describe('the Data API stand-in enforces the documented rules', () => {
     const refused = await standIn.client.send(new ExecuteStatementCommand({ ...standIn.target, sql: 'SELECT 1 AS one' })).catch((error: Error & { $metadata: { httpStatusCode?: number } }) => error);
     expect({ name: (refused as Error).name, status: (refused as { $metadata: { httpStatusCode?: number } }).$metadata.httpStatusCode }).toEqual({ name: type, status });
     await expect(dataApiDatabase(standIn.client, standIn.target, quickRetry(300)).query('SELECT 1 AS one')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    // Through a handler: 503 with Retry-After, never a 500.
+    const metrics = createMetricsHandler(testDeps(dataApiDatabase(standIn.client, standIn.target, quickRetry(300))));
+    const answered = await metrics(get('/metrics/days-since-last-interaction'));
+    expect({ status: answered.statusCode, retryAfter: answered.headers?.['retry-after'] }).toEqual({ status: 503, retryAfter: String(RETRY_AFTER_SECONDS) });
 
     standIn.outageFor(type, 400);
     const before = standIn.calls.length;
