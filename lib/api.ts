@@ -3,6 +3,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { IDEMPOTENCY_KEY_HEADER } from '../functions/core/event-identity.js';
 import { REQUEST_BODIES, requestModelSchema } from '../functions/core/openapi.js';
 import { ROUTES, type RouteFamily } from '../functions/handlers/routes.js';
 
@@ -95,7 +96,18 @@ export class DaysSinceApi extends Construct {
       }
       const body = route.method === 'POST' && REQUEST_BODIES[route.path] ? this.requestModel(route.path) : undefined;
       const resource = this.api.root.resourceForPath(route.path);
-      resource.addMethod(route.method, integration, body ? { requestValidator: bodyValidator, requestModels: { 'application/json': body } } : {});
+      resource.addMethod(
+        route.method,
+        integration,
+        body
+          ? {
+              requestValidator: bodyValidator,
+              requestModels: { 'application/json': body },
+              // Declared as the OpenAPI document does, optional: the handler checks its value (400 naming it).
+              requestParameters: { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: false },
+            }
+          : {},
+      );
       // Every other method on a known path reaches the family's Lambda, which answers 405 with Allow; API
       // Gateway alone would answer 404. Explicit methods win over ANY, so validation stays on the real ones.
       if (!resource.node.tryFindChild('ANY')) resource.addMethod('ANY', integration);

@@ -1,4 +1,5 @@
 import { emailDomainOf, isInternalUser, storedExclusionReason, type ExclusionReason, type InternalUsers, type KnownUser } from './classify.js';
+import { eventIdOf, type RequestIdentity } from './event-identity.js';
 import { MAX_FUTURE_SKEW_MS, type FieldProblem, type InteractionInput } from './interaction.js';
 
 /** An interaction ready to be stored: defaults filled in, email reduced to its domain, the user-independent verdict taken. */
@@ -27,10 +28,11 @@ export function timingProblems(interaction: InteractionInput, now: Date, field =
   return [];
 }
 
-export function toStore(interaction: InteractionInput, now: Date, newEventId: () => string): InteractionToStore {
+/** `request`: the request's Idempotency-Key and the item's place in a batch, from which eventIdOf may derive its event_id. */
+export function toStore(interaction: InteractionInput, now: Date, newEventId: () => string, request: RequestIdentity = {}): InteractionToStore {
   const context = interaction.context ?? {};
   return {
-    event_id: interaction.event_id ?? newEventId(),
+    event_id: eventIdOf(interaction, request) ?? newEventId(),
     user_id: interaction.user_id.toLowerCase(),
     interaction_type: interaction.interaction_type,
     occurred_at: new Date(interaction.occurred_at ?? now).toISOString(),

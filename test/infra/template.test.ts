@@ -122,6 +122,13 @@ describe('API Gateway', () => {
     }
   });
 
+  it('declares the optional Idempotency-Key header on each POST, as the OpenAPI document does, and on no other method', () => {
+    for (const { method, props } of methodsOf(template)) {
+      const parameters = props.RequestParameters as Record<string, boolean> | undefined;
+      expect({ method, parameters }).toEqual({ method, parameters: method === 'POST' ? { 'method.request.header.Idempotency-Key': false } : undefined });
+    }
+  });
+
   it('answers its own refusals in the handlers\' {error, message} shape', () => {
     for (const [type, status, error] of [
       ['BAD_REQUEST_BODY', '400', 'invalid_request'],

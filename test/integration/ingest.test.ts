@@ -283,6 +283,78 @@ describe('POST /metrics/interactions (batch)', () => {
   });
 });
 
+describe('a retried request without an event_id counts once', () => {
+  const withKey = (path: string, body: unknown, key: string) => post(path, body, { 'Idempotency-Key': key });
+
+  it('under its Idempotency-Key, on either route: the retry is a duplicate of the first try, whatever the clock says by then', async () => {
+    const { ingest, metrics, clock } = service();
+    const login = { user_id: ALICE, interaction_type: 'login' };
+    const first = await ingest(withKey('/metrics/interaction', login, 'login-7f3a9c'));
+    expect(first.statusCode).toBe(202);
+    const before = await snapshot();
+    const beforeMetric = await headline(metrics);
+    // A timeout or a 502 after the first try committed: the client sends the same request again, a while later.
+    clock.set('2026-02-08T12:31:00Z');
+    const retry = await ingest(withKey('/metrics/interaction', login, 'login-7f3a9c'));
+    expect(retry.statusCode).toBe(200);
+    expect(parse(retry)).toEqual({ ...parse(first), status: 'duplicate' });
+    expect(parse(first).event_id).toMatch(/^idempotency-key:[A-Za-z0-9_-]{43}$/);
+    expect(await snapshot()).toEqual(before);
+    // The last interaction is still the first try's, not the retry's later clock.
+    expect(await headline(metrics)).toMatchObject({ last_interaction: beforeMetric.last_interaction, total_users: 1 });
+
+    // A batch: each item without an event_id is its own interaction (two logins alike are two), the retry none.
+    const batch = { interactions: [login, login, { event_id: 'own-id', user_id: BOB, interaction_type: 'login' }] };
+    const sent = parse(await ingest(withKey('/metrics/interactions', batch, 'batch-1')));
+    expect(sent).toMatchObject({ status: 'recorded', recorded: 3, duplicates: 0 });
+    expect(new Set(sent.results.map((result: { event_id: string }) => result.event_id)).size).toBe(3);
+    expect(sent.results[2].event_id).toBe('own-id');
+    const resent = parse(await ingest(withKey('/metrics/interactions', batch, 'batch-1')));
+    expect(resent).toMatchObject({ status: 'duplicate', recorded: 0, duplicates: 3 });
+    expect(resent.results.map((result: { event_id: string }) => result.event_id)).toEqual(sent.results.map((result: { event_id: string }) => result.event_id));
+    expect(await countRows(db, 'interactions')).toBe(4);
+    // Another key is another request.
+    expect((await ingest(withKey('/metrics/interaction', login, 'login-8a1b2c'))).statusCode).toBe(202);
+  });
+
+  it('by its content when occurred_at is sent, however its zone is written', async () => {
+    const { ingest, clock } = service();
+    const payment = { user_id: ALICE.toUpperCase(), interaction_type: 'payment', occurred_at: '2026-02-08T14:00:00+02:00', metadata: { plan: 'pro', seats: 3 } };
+    const first = parse(await ingest(post('/metrics/interaction', payment)));
+    expect(first).toMatchObject({ status: 'recorded', event_id: expect.stringMatching(/^content:[A-Za-z0-9_-]{43}$/) });
+    clock.set('2026-02-08T12:45:00Z');
+    const retry = { ...payment, user_id: ALICE, occurred_at: '2026-02-08T12:00:00.000Z', metadata: { seats: 3, plan: 'pro' } };
+    expect(parse(await ingest(post('/metrics/interaction', retry)))).toEqual({ ...first, status: 'duplicate' });
+    // Anything else that differs is another interaction.
+    expect(parse(await ingest(post('/metrics/interaction', { ...payment, metadata: { plan: 'team', seats: 3 } })))).toMatchObject({ status: 'recorded' });
+    expect(await countRows(db, 'interactions')).toBe(2);
+  });
+
+  it('not at all without occurred_at or a key: the server makes up an id each time (the API reference says so)', async () => {
+    const { ingest } = service();
+    const login = { user_id: ALICE, interaction_type: 'login' };
+    const ids = [parse(await ingest(post('/metrics/interaction', login))).event_id, parse(await ingest(post('/metrics/interaction', login))).event_id];
+    expect(ids).toEqual(['server-1', 'server-2']);
+    expect(await countRows(db, 'interactions')).toBe(2);
+  });
+
+  it.each([
+    ['too long', 'k'.repeat(256), 'must be at most 255 characters'],
+    ['empty', '', 'must be 1 or more visible ASCII characters (spaces allowed between them)'],
+    ['not ASCII', 'clé-1', 'must be 1 or more visible ASCII characters (spaces allowed between them)'],
+  ])('refuses an Idempotency-Key that is %s, naming the header, and stores nothing', async (_what, key, message) => {
+    const { ingest } = service();
+    const result = await ingest(withKey('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' }, key));
+    expect(result.statusCode).toBe(400);
+    expect(parse(result)).toEqual({
+      error: 'invalid_request',
+      message: `Idempotency-Key ${message}`,
+      problems: [{ field: 'Idempotency-Key', message }],
+    });
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+});
+
 describe('bad input gets a clear JSON error and changes nothing', () => {
   const valid = { user_id: ALICE, interaction_type: 'login' };
   const cases: Array<[string, () => ReturnType<typeof post>, number, string, string?]> = [
