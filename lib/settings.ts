@@ -27,7 +27,17 @@ export const METRIC_CONTEXT = {
   milestones: 'MILESTONES',
 } as const;
 
-const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN, snapshot: RemovalPolicy.SNAPSHOT, destroy: RemovalPolicy.DESTROY } as const;
+// retain keeps the data through updates and the stack's deletion, but not through the rollback of a failed first
+// deploy (RetainExceptOnCreate): a cluster that never held anything is deleted instead of billing on, once per retry.
+const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, snapshot: RemovalPolicy.SNAPSHOT, destroy: RemovalPolicy.DESTROY } as const;
+
+/**
+ * The removal policy of what goes with the data (the database's network, secret and parameters, the Slack webhook
+ * secret): kept the way the data is kept, deleted when the data is snapshotted or deleted.
+ */
+export function keptAlongside(dataPolicy: RemovalPolicy): RemovalPolicy {
+  return dataPolicy === RemovalPolicy.RETAIN || dataPolicy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE ? dataPolicy : RemovalPolicy.DESTROY;
+}
 
 /** Everything a deployment can be told through context; defaults are the safe, cheap choice. */
 export interface DeploySettings {
@@ -49,7 +59,7 @@ export interface DeploySettings {
   foldEveryMinutes: number;
   /** @default true */
   deletionProtection: boolean;
-  /** What happens to the database when the stack is deleted. @default retain */
+  /** What happens to the database when the stack is deleted. @default retain (RetainExceptOnCreate) */
   removalPolicy: RemovalPolicy;
   /** @default 7 */
   backupRetentionDays: number;
@@ -121,10 +131,6 @@ function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment'
   return { metricEnvironment, thresholds: { warningDays, criticalDays, dauTarget, mauTarget } };
 }
 
-// Lambda refuses a function whose environment exceeds 4 KB; say so at synth time, naming what fills it.
-const LAMBDA_ENVIRONMENT_BYTES = 4096;
-const ROOM_FOR_OTHER_VARIABLES = 1024;
-
 export const DEPLOY_CONTEXT_KEYS = [
   ...Object.keys(METRIC_CONTEXT),
   'throttleRate',
@@ -142,17 +148,8 @@ export const DEPLOY_CONTEXT_KEYS = [
 /** Reads and checks every deployment setting from CDK context. */
 export function readDeploySettings(node: Node): DeploySettings {
   const raw: Raw = Object.fromEntries(DEPLOY_CONTEXT_KEYS.map((key) => [key, contextText(node, key)]));
+  // Whether the lists fit a Lambda's 4 KB environment is checked with everything else in it, once the stack exists (environment-size.ts).
   const { metricEnvironment: metric, thresholds } = metricConfiguration(raw);
-  const listBytes = Buffer.byteLength(metric.INTERNAL_USER_IDS + metric.INTERNAL_EMAIL_DOMAINS + metric.MILESTONES);
-  if (listBytes > LAMBDA_ENVIRONMENT_BYTES - ROOM_FOR_OTHER_VARIABLES) {
-    const largest = (['internalUserIds', 'internalEmailDomains', 'milestones'] as const).reduce((a, b) =>
-      Buffer.byteLength(metric[METRIC_CONTEXT[a]]) >= Buffer.byteLength(metric[METRIC_CONTEXT[b]]) ? a : b,
-    );
-    throw new ContextError(
-      largest,
-      `is too long: internalUserIds, internalEmailDomains and milestones take ${listBytes} bytes together, and a Lambda's whole environment holds 4 KB`,
-    );
-  }
 
   const minCapacity = contextNumber(raw, 'minCapacity', 0, { min: 0 });
   const maxCapacity = contextNumber(raw, 'maxCapacity', 2, { min: 1 });

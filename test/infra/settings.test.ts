@@ -1,6 +1,7 @@
 import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
+import { synthesize } from './synth.js';
 import { defineDaysSinceApp } from '../../lib/days-since-app.js';
 import { ContextError, readDeploySettings } from '../../lib/settings.js';
 
@@ -27,7 +28,8 @@ describe('deployment settings from CDK context', () => {
       autoPauseSeconds: 300,
       foldEveryMinutes: 180,
       deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept through updates and the stack's deletion; not through the rollback of a failed first deploy.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       backupRetentionDays: 7,
       logRetention: RetentionDays.ONE_MONTH,
     });
@@ -80,9 +82,9 @@ describe('deployment settings from CDK context', () => {
     expect(attempt).not.toThrow(/[A-Z]{2,}_[A-Z]+/);
   });
 
-  it('refuse internal lists too long for a Lambda environment, naming the longest', () => {
+  it('refuse internal lists too long for a Lambda environment, naming the longest', async () => {
     const ids = Array.from({ length: 90 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    expect(() => settings({ internalUserIds: ids.join(',') })).toThrow(/context "internalUserIds" is too long: .* 4 KB/);
+    await expect(synthesize({ internalUserIds: ids.join(',') })).rejects.toThrow(/context "internalUserIds" is too long: .* 4 KB/);
   });
 
   it('refuse a stack name CloudFormation would refuse', async () => {

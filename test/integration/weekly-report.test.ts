@@ -14,7 +14,7 @@ import { post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
-const ENV = { BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ARN: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
+const ENV = { BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ID: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
 
 const secrets = mockClient(SecretsManagerClient);
 // The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
