@@ -305,7 +305,7 @@ describe('the buffer and the fold', () => {
 
   it('buffers in an on-demand table keyed by event_id, with a sparse local index of what is pending, a TTL, and backups', () => {
     template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [
@@ -338,7 +338,7 @@ describe('the buffer and the fold', () => {
     const { template: destroy } = await synthesize({ deletionProtection: 'false', removalPolicy: 'destroy' });
     expect(resourcesOf(destroy, 'AWS::DynamoDB::Table')[logicalId(destroy, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Delete');
     const { template: snapshot } = await synthesize({ deletionProtection: 'false', removalPolicy: 'snapshot' });
-    expect(resourcesOf(snapshot, 'AWS::DynamoDB::Table')[logicalId(snapshot, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Retain');
+    expect(resourcesOf(snapshot, 'AWS::DynamoDB::Table')[logicalId(snapshot, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('RetainExceptOnCreate');
   });
 
   it('runs the drain every foldEveryMinutes (180 by default), retried by the schedule only when it cannot be invoked', async () => {
@@ -429,9 +429,11 @@ describe('Aurora', () => {
   it('keeps what holds data through updates and the stack\'s deletion, but lets the rollback of a failed first deploy delete it', () => {
     // RetainExceptOnCreate: a first deploy that rolls back (the migration trigger failing, say) leaves no cluster billing.
     const kept = ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::SecretTargetAttachment', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBSubnetGroup'];
-    for (const type of kept) {
-      expect(Object.keys(resourcesOf(defaults, type)).length, type).toBeGreaterThan(0);
-      for (const [id, resource] of Object.entries(resourcesOf(defaults, type) as Record<string, { DeletionPolicy?: string; UpdateReplacePolicy?: string }>)) {
+    for (const type of [...kept, 'AWS::DynamoDB::Table']) {
+      // The buffer's interactions not yet folded are data; the publisher's snapshot table is a cache.
+      const resources = Object.entries(resourcesOf(defaults, type) as Record<string, { DeletionPolicy?: string; UpdateReplacePolicy?: string }>).filter(([id]) => !id.startsWith('PublishedFigures'));
+      expect(resources.length, type).toBeGreaterThan(0);
+      for (const [id, resource] of resources) {
         expect({ id, deletion: resource.DeletionPolicy, replace: resource.UpdateReplacePolicy }).toEqual({ id, deletion: 'RetainExceptOnCreate', replace: 'Retain' });
       }
     }

@@ -197,10 +197,28 @@ describe('the publisher and the fold while Aurora is paused (AWS: snapshot + buf
     expect(await aws.drain()).toMatchObject({ folded: 0 });
     expect(callsSince(idle)).toEqual([]);
   });
+
+  it('counts a retry without an event_id once, by its Idempotency-Key or its occurred_at, buffered while paused and folded once', async () => {
+    const clock = testClock('2026-03-01T00:00:00Z');
+    const aws = await bufferedService(dataApiDatabase(standIn.client, standIn.target, quickRetry(BUDGET_MS)), dynamo, { now: clock.now });
+    standIn.pauseFor(LONG_PAUSE_MS);
+    const keyed = post('/metrics/interaction', { user_id: user(7), interaction_type: 'login' }, { 'Idempotency-Key': 'login-7' });
+    const timed = post('/metrics/interaction', { user_id: user(8), interaction_type: 'export', occurred_at: '2026-03-01T00:00:00.000Z' });
+    const first = [JSON.parse((await aws.ingest(keyed)).body), JSON.parse((await aws.ingest(timed)).body)];
+    // The client timed out and sends both again, a minute later.
+    clock.set('2026-03-01T00:01:00Z');
+    const again = [JSON.parse((await aws.ingest(keyed)).body), JSON.parse((await aws.ingest(timed)).body)];
+    expect(first.map((answer) => answer.status)).toEqual(['recorded', 'recorded']);
+    expect(again).toEqual(first.map((answer) => ({ ...answer, status: 'duplicate' })));
+    expect((await aws.buffer.pending()).map((item) => item.event_id).sort()).toEqual(first.map((answer) => answer.event_id).sort());
+    standIn.pauseFor(0);
+    expect(await aws.drain()).toMatchObject({ folded: 2, left: 0 });
+    for (const answer of first) expect(await storedTimes(answer.event_id)).toBe(1);
+  });
 });
 
 describe('outages other than a resume, and calls that block', () => {
-  it.each(['DatabaseUnavailableException', 'InvalidResourceStateException'] as const)(
+  it.each(['DatabaseUnavailableException', 'InvalidResourceStateException', 'ServiceUnavailableError'] as const)(
     '%s answers 503 with Retry-After, after retrying within the budget',
     async (type) => {
       const { metrics, lines } = service();
