@@ -3,7 +3,7 @@ import { ENGINES, TEST_SHARED_BUFFERS } from './test/support/engines.js';
 import HeavyFirstSequencer from './test/support/heavy-first-sequencer.js';
 
 /** Suites whose SQL runs on every engine; every other file runs once, in the first engine's project. */
-const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack', 'upgrade-0.1.0'];
+const SQL_SUITES = ['ingest', 'metrics', 'history', 'history-milestones', 'weekly-report', 'publish-metric', 'notify-slack', 'upgrade-0.1.0', 'users', 'any-product'];
 /** Suites that start the local service over HTTP: on every engine `npm start` can use. */
 const LOCAL_SERVICE_SUITES = ['local-server', 'local-loop'];
 const suites = (names: string[]) => names.map((name) => `test/integration/${name}.test.ts`);

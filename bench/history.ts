@@ -1,4 +1,5 @@
-import { COUNTING_TYPES } from '../functions/core/interaction.js';
+import { loadConfig } from '../functions/core/config.js';
+import { DEFAULT_COUNTING_TYPES } from '../functions/core/interaction.js';
 import { toStore, type InteractionToStore } from '../functions/core/recording.js';
 
 const DAY_MS = 86_400_000;
@@ -22,6 +23,7 @@ function random(seed: number) {
  * scripts (5 %), test traffic (3 %), and a busy team of five demoing the product (2 %).
  */
 export function* history(count: number, now: Date): Generator<InteractionToStore> {
+  const settings = loadConfig({});
   const users = usersFor(count);
   const next = random(42);
   for (let i = 0; i < count; i++) {
@@ -32,7 +34,7 @@ export function* history(count: number, now: Date): Generator<InteractionToStore
       {
         event_id: `bench-${i}`,
         user_id: userId(user),
-        interaction_type: roll < 0.1 ? 'page_view' : COUNTING_TYPES[Math.floor(next() * COUNTING_TYPES.length)]!,
+        interaction_type: roll < 0.1 ? 'page_view' : DEFAULT_COUNTING_TYPES[Math.floor(next() * DEFAULT_COUNTING_TYPES.length)]!,
         occurred_at: new Date(now.getTime() - 60_000 - next() * 365 * DAY_MS).toISOString(),
         context: {
           ...(team ? { email: `founder${user}@${TEAM_DOMAIN}` } : {}),
@@ -42,6 +44,7 @@ export function* history(count: number, now: Date): Generator<InteractionToStore
       },
       now,
       () => '',
+      settings,
     );
   }
 }

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Config } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
-import { COUNTING_TYPES } from '../functions/core/interaction.js';
+import { DEFAULT_COUNTING_TYPES } from '../functions/core/interaction.js';
 import type { InteractionToStore } from '../functions/core/recording.js';
 import { readDailyHistory } from '../functions/db/history.js';
 import { recordInteractions } from '../functions/db/interactions.js';
@@ -314,7 +314,7 @@ export async function benchPostgres(tools: BenchTools): Promise<void> {
     const seedFigure = await tools.measure("the seed's view query on the same data", 10, seedQuery);
     figures.push(seedFigure);
     figures.push(await tools.measure('pulse: headline + DAU/WAU/MAU (publisher)', 50, () => readPulse(db, config.internal, now)));
-    figures.push(await tools.measure('last real interaction per type (summary)', 50, () => readLastRealByType(db, config.internal, COUNTING_TYPES)));
+    figures.push(await tools.measure('last real interaction per type (summary)', 50, () => readLastRealByType(db, config.internal, config.countingTypes)));
     figures.push(
       await tools.measure('exclusions over 7 days (summary)', 50, () => readExclusions(db, config.internal, new Date(now.getTime() - 7 * DAY_MS))),
     );

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, numberFromEnv } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
-import { COUNTING_TYPES, INTERACTION_TYPES } from '../functions/core/interaction.js';
+import { DEFAULT_COUNTING_TYPES } from '../functions/core/interaction.js';
 import { recordInteractions } from '../functions/db/interactions.js';
 import { readDailyHistory } from '../functions/db/history.js';
 import { readExclusions, readHeadline, readLastRealByType, readPulse } from '../functions/db/metrics.js';
@@ -20,6 +20,7 @@ import type { Database } from '../functions/db/port.js';
 import { handler as health } from '../functions/handlers/health.js';
 import { createIngestHandler } from '../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../functions/handlers/metrics.js';
+import { createUsersHandler } from '../functions/handlers/users.js';
 import type { ServiceDeps } from '../functions/handlers/service.js';
 import { createLocalServer } from '../functions/local/server.js';
 import { SQL_DIR } from '../functions/local/service.js';
@@ -114,7 +115,7 @@ function load(plan: LoadPlan): Promise<LoadResult> {
 
 async function ingestOverHttp(db: Database) {
   const deps: ServiceDeps = { db, config, now: () => new Date(), newEventId: () => crypto.randomUUID(), log: console };
-  const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health } });
+  const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), users: createUsersHandler(deps), health } });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const singles = await load({ url, total: 5000, concurrency: 16, perRequest: 1, firstEvent: 0, users: USERS });
@@ -154,7 +155,7 @@ async function main() {
   const figures: Figure[] = [];
   figures.push(await measure('headline (GET /metrics/days-since-last-interaction)', 200, () => readHeadline(db, config.internal)));
   figures.push(await measure('pulse: headline + DAU/WAU/MAU (publisher)', 50, () => readPulse(db, config.internal, NOW)));
-  figures.push(await measure('last real interaction per type', 50, () => readLastRealByType(db, config.internal, COUNTING_TYPES)));
+  figures.push(await measure('last real interaction per type', 50, () => readLastRealByType(db, config.internal, config.countingTypes)));
   figures.push(
     await measure('exclusions over 7 days', 50, () => readExclusions(db, config.internal, new Date(NOW.getTime() - 7 * DAY_MS))),
   );

@@ -17,7 +17,8 @@ import { Construct } from 'constructs';
 import { WEBHOOK_NOT_CONNECTED } from '../functions/aws/webhook-secret.js';
 import type { AlarmRole } from '../functions/core/alarm-notification.js';
 import { PUBLISH_INTERVAL_SECONDS, STALE_AFTER_INTERVALS } from '../functions/core/alerts.js';
-import { ConfigError, type MetricSettings } from '../functions/core/config.js';
+import { ConfigError, type MetricSettings, type TeamSettings } from '../functions/core/config.js';
+import { dayName } from '../functions/core/weekly-report.js';
 import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/core/published-figures.js';
 import { AlertingDashboard, dashboardUrl } from './dashboard.js';
 import type { DaysSinceDatabase } from './database.js';
@@ -37,6 +38,8 @@ export interface AlertingProps {
   metricEnvironment: Readonly<Record<string, string>>;
   /** The same bands and targets as numbers, as loadConfig validated them: the alarms' thresholds and the dashboard's lines. */
   thresholds: AlertThresholds;
+  /** The product's name, the team's time zone and the check-in's day and hour, as loadConfig validated them. */
+  team: TeamSettings;
   logRetention: RetentionDays;
   /** CloudWatch namespace of the published figures. @default 'SN1MA' */
   namespace?: string;
@@ -66,7 +69,7 @@ export class AlertingConfigError extends Error {
 
 /**
  * Publishing, alarms, Slack and the dashboard: EventBridge Scheduler runs the publisher every 5 minutes
- * and the check-in on Fridays at 09:00 Africa/Johannesburg; the number's alarms notify one SNS topic
+ * and the check-in weekly (CHECK_IN_DAY at CHECK_IN_HOUR in TEAM_TIME_ZONE); the number's alarms notify one SNS topic
  * (TLS only) whose subscriber posts to Slack; every queue of undelivered work has an alarm of its own.
  */
 export class Alerting extends Construct {
@@ -99,6 +102,8 @@ export class Alerting extends Construct {
     const stackName = Stack.of(this).stackName;
     this.namespace = namespaceOf(props.namespace);
     const { warningDays, criticalDays } = props.thresholds;
+    const { checkIn, timeZone } = props.team;
+    const checkInAt = `${dayName(checkIn.day)}s at ${String(checkIn.hour).padStart(2, '0')}:00 ${timeZone}`;
 
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'days-since alerts', enforceSSL: true });
     // The TLS policy replaces the topic's default one, so CloudWatch needs its own grant: this stack's alarms only.
@@ -188,7 +193,7 @@ export class Alerting extends Construct {
     this.weeklyReport = new ServiceFunction(this, 'WeeklyReport', {
       ...common,
       entry: 'weekly-report',
-      description: 'days-since: posts the Friday 09:00 SAST check-in to Slack',
+      description: `days-since: posts the weekly check-in to Slack (${checkInAt})`,
       timeout: Duration.seconds(90),
       environment: { ...common.environment, ...slackEnvironment },
     })
@@ -210,11 +215,17 @@ export class Alerting extends Construct {
     });
     // A failed run is not retried: the next one is 5 minutes away, and the publisher-errors alarm counts it.
     this.publisher.function.configureAsyncInvoke({ retryAttempts: 0 });
+    // In the team's zone, so the hour follows its daylight saving (a skipped hour skips that week, as the local loop does).
     this.checkInSchedule = new scheduler.Schedule(this, 'CheckInSchedule', {
-      description: 'days-since: the Friday check-in at 09:00 SAST',
-      schedule: scheduler.ScheduleExpression.cron({ weekDay: 'FRI', hour: '9', minute: '0', timeZone: TimeZone.AFRICA_JOHANNESBURG }),
+      description: `days-since: the weekly check-in, ${checkInAt}`,
+      schedule: scheduler.ScheduleExpression.cron({
+        weekDay: checkIn.day.toUpperCase(),
+        hour: String(checkIn.hour),
+        minute: '0',
+        timeZone: TimeZone.of(timeZone),
+      }),
       target: new LambdaInvoke(this.weeklyReport.function, {
-        role: schedulerRole(this, 'CheckInScheduleRole', this.weeklyReport, 'the weekly check-in, on Fridays'),
+        role: schedulerRole(this, 'CheckInScheduleRole', this.weeklyReport, 'the weekly check-in'),
         retryAttempts: 3,
         maxEventAge: Duration.hours(6),
         deadLetterQueue: this.deadLetters.checkIn,
@@ -338,6 +349,7 @@ export class Alerting extends Construct {
       criticalDays,
       dauTarget: props.thresholds.dauTarget,
       mauTarget: props.thresholds.mauTarget,
+      team: props.team,
       alarms: [warning, critical, stale, publisherErrors, ...deadLetterAlarms],
       api: props.api,
       functions: {

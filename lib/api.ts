@@ -4,7 +4,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { IDEMPOTENCY_KEY_HEADER } from '../functions/core/event-identity.js';
-import { REQUEST_BODIES, requestModelSchema } from '../functions/core/openapi.js';
+import { REQUEST_BODIES, REQUIRED_QUERY_PARAMETERS, requestModelSchema } from '../functions/core/openapi.js';
 import { ROUTES, type RouteFamily } from '../functions/handlers/routes.js';
 
 export interface DaysSinceApiProps {
@@ -22,6 +22,8 @@ const refusal = (type: apigw.ResponseType, statusCode: string, error: string, me
 // The same {error, message} shape the handlers answer with, for what API Gateway refuses on its own.
 const GATEWAY_RESPONSES = [
   refusal(apigw.ResponseType.BAD_REQUEST_BODY, '400', 'invalid_request', '$context.error.validationErrorString'),
+  // A DELETE /users without ?user_id=.
+  refusal(apigw.ResponseType.BAD_REQUEST_PARAMETERS, '400', 'invalid_request', '$context.error.validationErrorString'),
   refusal(apigw.ResponseType.INVALID_API_KEY, '403', 'forbidden', 'a valid x-api-key header is required'),
   // Without IAM authorization this only means "no such path" (a wrong method on a known path reaches ANY).
   refusal(apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'no route for this path'),
@@ -85,7 +87,7 @@ export class DaysSinceApi extends Construct {
       });
     }
 
-    // Parameters too: no method declares a required one today, and one declared later is then checked without more wiring.
+    // Bodies against their models, and required query parameters (the user_id of the DELETE routes).
     const bodyValidator = this.api.addRequestValidator('BodyValidator', { validateRequestBody: true, validateRequestParameters: true });
     const integrations = new Map<RouteFamily, apigw.LambdaIntegration>();
     for (const route of ROUTES) {
@@ -95,19 +97,19 @@ export class DaysSinceApi extends Construct {
         integrations.set(route.family, integration);
       }
       const body = route.method === 'POST' && REQUEST_BODIES[route.path] ? this.requestModel(route.path) : undefined;
+      const parameters = REQUIRED_QUERY_PARAMETERS[`${route.method} ${route.path}`] ?? [];
       const resource = this.api.root.resourceForPath(route.path);
-      resource.addMethod(
-        route.method,
-        integration,
-        body
-          ? {
-              requestValidator: bodyValidator,
-              requestModels: { 'application/json': body },
-              // Declared as the OpenAPI document does, optional: the handler checks its value (400 naming it).
-              requestParameters: { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: false },
-            }
-          : {},
-      );
+      const requestParameters: Record<string, boolean> = {
+        // API Gateway refuses a request without a required one (400, before the Lambda); the handler checks their values.
+        ...Object.fromEntries(parameters.map((name) => [`method.request.querystring.${name}`, true])),
+        // Declared as the OpenAPI document does, optional: the handler checks its value (400 naming it).
+        ...(body ? { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: false } : {}),
+      };
+      resource.addMethod(route.method, integration, {
+        ...(body || parameters.length > 0 ? { requestValidator: bodyValidator } : {}),
+        ...(body ? { requestModels: { 'application/json': body } } : {}),
+        ...(Object.keys(requestParameters).length > 0 ? { requestParameters } : {}),
+      });
       // Every other method on a known path reaches the family's Lambda, which answers 405 with Allow; API
       // Gateway alone would answer 404. Explicit methods win over ANY, so validation stays on the real ones.
       if (!resource.node.tryFindChild('ANY')) resource.addMethod('ANY', integration);

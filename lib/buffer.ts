@@ -9,6 +9,8 @@ export const ACCEPT_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem'] as const;
 /** What a fold does: read what is pending (a Scan of the sparse index) and take folded interactions out of it. */
 export const FOLD_SCAN_ACTIONS = ['dynamodb:Scan'] as const;
 export const FOLD_UPDATE_ACTIONS = ['dynamodb:UpdateItem'] as const;
+/** What forgetting or un-marking a user adds: find their items in the whole table (pending or remembered), and delete them. */
+export const USER_CHANGE_ACTIONS = ['dynamodb:Scan', 'dynamodb:DeleteItem'] as const;
 
 export interface InteractionBufferProps {
   /** What deleting the stack does to interactions not yet folded: kept unless the database is deleted. @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
@@ -60,5 +62,10 @@ export class InteractionBufferTable extends Construct {
       new iam.PolicyStatement({ actions: [...FOLD_SCAN_ACTIONS], resources: [`${this.table.tableArn}/index/${PENDING_INDEX}`] }),
     );
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...FOLD_UPDATE_ACTIONS], resources: [this.table.tableArn] }));
+  }
+
+  /** Forgetting and un-marking a user (with grantFold): Scan the table, DeleteItem on it. */
+  grantUserChanges(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...USER_CHANGE_ACTIONS], resources: [this.table.tableArn] }));
   }
 }

@@ -4,7 +4,9 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { TeamSettings } from '../functions/core/config.js';
 import { FIGURE_NAMES } from '../functions/core/published-figures.js';
+import { dayName } from '../functions/core/weekly-report.js';
 
 /** The seed's colours: yellow from 1 day, red from 7. */
 export const WARNING_COLOR = '#f2c200';
@@ -23,6 +25,8 @@ export interface AlertingDashboardProps {
   criticalDays: number;
   dauTarget: number;
   mauTarget: number;
+  /** Named at the top: which product this is, and the team's time zone. */
+  team: TeamSettings;
   alarms: cloudwatch.IAlarm[];
   api?: apigw.RestApi | undefined;
   /** Every function, by the name the graphs label it with. */
@@ -59,6 +63,18 @@ export class AlertingDashboard extends Construct {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.days(14),
     });
+    // A dashboard has no time zone of its own: graphs follow each viewer's console setting (UTC or local), so say the team's.
+    const { productName, timeZone, checkIn } = props.team;
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: [
+          `# ${productName ? `${productName}: days` : 'Days'} since the last real user interaction`,
+          `The team's time zone: **${timeZone}**. Slack's messages give times there; the weekly check-in comes ${dayName(checkIn.day)}s at ${String(checkIn.hour).padStart(2, '0')}:00. Graphs show times in the zone this console is set to.`,
+        ].join('\n\n'),
+        width: 24,
+        height: 2,
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.SingleValueWidget({
         title: 'Days since last real user interaction, now',

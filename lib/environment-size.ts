@@ -2,7 +2,7 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnSecretTargetAttachment } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { ContextError, METRIC_CONTEXT } from './settings.js';
+import { ContextError } from './settings.js';
 
 /**
  * Lambda refuses a function whose environment variables exceed 4 KB in total
@@ -75,9 +75,6 @@ function resourcesByLogicalId(stack: Stack): Map<string, CfnResource> {
   return new Map(resources.map((resource) => [stack.resolve(resource.logicalId) as string, resource]));
 }
 
-/** The environment variable each context key fills, for the message that says which key to shorten. */
-const CONTEXT_OF_VARIABLE: Record<string, string> = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, variable]) => [variable, key]));
-
 /** Every variable of one function with the most bytes it can take once deployed, largest first. */
 export function environmentBound(
   stack: Stack,
@@ -94,16 +91,16 @@ export function environmentBound(
 /**
  * Checks every function of the stack whole, at synth: CDK's configuration lists, the stack name (in alarm names and the
  * dashboard's URL) and the generated names all count. A function over 4 KB is refused naming the context key to
- * shorten: the largest list it holds, or else the stack name.
+ * shorten (`contextOfVariable`: the key that set each variable): the largest list it holds, or else the stack name.
  */
-export function checkEnvironmentSizes(scope: Construct): void {
+export function checkEnvironmentSizes(scope: Construct, contextOfVariable: Readonly<Record<string, string>>): void {
   const stack = Stack.of(scope);
   const resources = resourcesByLogicalId(stack);
   for (const fn of stack.node.findAll().filter((c): c is CfnFunction => c instanceof CfnFunction)) {
     const { total, variables } = environmentBound(stack, fn, resources);
     if (total <= LAMBDA_ENVIRONMENT_BYTES) continue;
-    const fromContext = variables.find(([name, length]) => CONTEXT_OF_VARIABLE[name] !== undefined && length > 0);
-    const key = fromContext && fromContext[1] >= variables[0]![1] / 2 ? CONTEXT_OF_VARIABLE[fromContext[0]]! : 'stackName';
+    const fromContext = variables.find(([name, length]) => contextOfVariable[name] !== undefined && length > 0);
+    const key = fromContext && fromContext[1] >= variables[0]![1] / 2 ? contextOfVariable[fromContext[0]]! : 'stackName';
     const largest = variables.slice(0, 3).map(([name, length]) => `${name} ${length}`).join(', ');
     throw new ContextError(
       key,

@@ -28,6 +28,10 @@ export class ApiFunctions extends Construct {
       metrics: fn('Metrics', 'metrics', 'days-since: GET /metrics/... (the headline, summary, milestones, history)')
         .bindDatabase(database)
         .bindFolding(buffer, snapshots),
+      // Forgetting and unmarking change Aurora and the buffer under the fold's lease, then take a new snapshot.
+      users: fn('Users', 'users', 'days-since: DELETE /users (forget a user) and /internal-users (take back context.internal)')
+        .bindDatabase(database)
+        .bindUserChanges(buffer, snapshots),
       // Liveness only: no database, no configuration.
       health: new ServiceFunction(this, 'Health', { entry: 'health', description: 'days-since: GET /healthz', logRetention, memorySize: 128 }),
     };

@@ -78,6 +78,13 @@ export class ServiceFunction extends Construct {
     return this.withEnvironment({ ...buffer.environment, ...snapshots.environment });
   }
 
+  /** What bindFolding allows, plus finding and deleting a user's items anywhere in the buffer: the users routes. */
+  bindUserChanges(buffer: InteractionBufferTable, snapshots: SnapshotStore): this {
+    this.bindFolding(buffer, snapshots);
+    buffer.grantUserChanges(this.function);
+    return this;
+  }
+
   private withEnvironment(environment: Record<string, string>): this {
     for (const [name, value] of Object.entries(environment)) this.function.addEnvironment(name, value);
     return this;

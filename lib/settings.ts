@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { DEFAULT_AUTO_PAUSE_SECONDS } from './database.js';
-import { ConfigError, loadConfig, numberFromEnv, type Config } from '../functions/core/config.js';
+import { ConfigError, loadConfig, numberFromEnv, type Config, type TeamSettings } from '../functions/core/config.js';
 
 /** A CDK context value that cannot be deployed; the message names the key as the user typed it. */
 export class ContextError extends Error {
@@ -24,8 +25,19 @@ export const METRIC_CONTEXT = {
   baselineDate: 'BASELINE_DATE',
   internalUserIds: 'INTERNAL_USER_IDS',
   internalEmailDomains: 'INTERNAL_EMAIL_DOMAINS',
+  interactionTypes: 'INTERACTION_TYPES',
   milestones: 'MILESTONES',
+  // Read at synth, relative to where cdk runs; the Lambdas get its JSON as MILESTONES.
+  milestonesFile: 'MILESTONES_FILE',
+  productName: 'PRODUCT_NAME',
+  teamTimeZone: 'TEAM_TIME_ZONE',
+  checkInDay: 'CHECK_IN_DAY',
+  checkInHour: 'CHECK_IN_HOUR',
+  storeIp: 'STORE_IP',
 } as const;
+
+/** What the Lambdas are given: every setting but MILESTONES_FILE, whose JSON they get as MILESTONES. */
+type LambdaVariable = Exclude<(typeof METRIC_CONTEXT)[keyof typeof METRIC_CONTEXT], 'MILESTONES_FILE'>;
 
 // retain keeps the data through updates and the stack's deletion, but not through the rollback of a failed first
 // deploy (RetainExceptOnCreate): a cluster that never held anything is deleted instead of billing on, once per retry.
@@ -42,9 +54,13 @@ export function keptAlongside(dataPolicy: RemovalPolicy): RemovalPolicy {
 /** Everything a deployment can be told through context; defaults are the safe, cheap choice. */
 export interface DeploySettings {
   /** The Lambdas' configuration, as environment variables (validated by the same loadConfig the Lambdas run). */
-  metricEnvironment: Record<(typeof METRIC_CONTEXT)[keyof typeof METRIC_CONTEXT], string>;
+  metricEnvironment: Record<LambdaVariable, string>;
+  /** The context key that set each of those variables, as the user gave it (milestonesFile for MILESTONES read from a file). */
+  contextOfVariable: Readonly<Record<string, string>>;
   /** The bands and targets of that configuration as numbers, for the alarms and the dashboard. */
   thresholds: Pick<Config, 'warningDays' | 'criticalDays' | 'dauTarget' | 'mauTarget'>;
+  /** The product's name, the team's time zone and check-in time: the check-in's schedule and the dashboard's header. */
+  team: TeamSettings;
   /** Requests per second per API key, steady state. @default 50 */
   throttleRate: number;
   /** Requests allowed in a burst per API key. @default 100 */
@@ -76,7 +92,10 @@ type Raw = Record<string, string | undefined>;
 function contextText(node: Node, key: string): string | undefined {
   const value: unknown = node.tryGetContext(key);
   if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null)) return value.join(',');
+  // A list whose items hold a comma (a user id may) goes on as JSON, which the configuration reads as well.
+  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null)) {
+    return value.some((item) => String(item).includes(',')) ? JSON.stringify(value.map(String)) : value.join(',');
+  }
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
@@ -106,11 +125,11 @@ function contextChoice<T>(raw: Raw, key: string, choices: Readonly<Record<string
 const ENV_TO_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, env]) => [env, key]));
 
 /** Runs the Lambdas' own configuration check at synth time, so a bad value fails `cdk deploy` instead of every request. */
-function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment' | 'thresholds'> {
+function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment' | 'thresholds' | 'team'> {
   const env = Object.fromEntries(Object.entries(METRIC_CONTEXT).map(([key, name]) => [name, raw[key]?.trim() ?? '']));
   let config;
   try {
-    config = loadConfig(env);
+    config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const problem = error.message.slice(error.variable.length + 1).replace(/\b[A-Z][A-Z_]+\b/g, (name) => ENV_TO_CONTEXT[name] ?? name);
@@ -122,13 +141,19 @@ function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment'
     DAU_TARGET: String(config.dauTarget),
     MAU_TARGET: String(config.mauTarget),
     BASELINE_DATE: env.BASELINE_DATE ?? '',
-    INTERNAL_USER_IDS: [...config.internal.userIds].join(','),
+    // JSON whenever an id holds a comma; the Lambdas read either form.
+    INTERNAL_USER_IDS: [...config.internal.userIds].some((id) => id.includes(',')) ? JSON.stringify([...config.internal.userIds]) : [...config.internal.userIds].join(','),
     INTERNAL_EMAIL_DOMAINS: [...config.internal.emailDomains].join(','),
-    // Unset stays unset: the Lambdas then use the seed's own milestone table.
-    MILESTONES: env.MILESTONES ? JSON.stringify(config.milestones) : '',
+    INTERACTION_TYPES: [...config.countingTypes].join(','),
+    MILESTONES: config.milestones.length > 0 ? JSON.stringify(config.milestones) : '',
+    PRODUCT_NAME: config.team.productName ?? '',
+    TEAM_TIME_ZONE: config.team.timeZone,
+    CHECK_IN_DAY: config.team.checkIn.day,
+    CHECK_IN_HOUR: String(config.team.checkIn.hour),
+    STORE_IP: config.storeIp,
   };
   const { warningDays, criticalDays, dauTarget, mauTarget } = config;
-  return { metricEnvironment, thresholds: { warningDays, criticalDays, dauTarget, mauTarget } };
+  return { metricEnvironment, thresholds: { warningDays, criticalDays, dauTarget, mauTarget }, team: config.team };
 }
 
 export const DEPLOY_CONTEXT_KEYS = [
@@ -149,7 +174,7 @@ export const DEPLOY_CONTEXT_KEYS = [
 export function readDeploySettings(node: Node): DeploySettings {
   const raw: Raw = Object.fromEntries(DEPLOY_CONTEXT_KEYS.map((key) => [key, contextText(node, key)]));
   // Whether the lists fit a Lambda's 4 KB environment is checked with everything else in it, once the stack exists (environment-size.ts).
-  const { metricEnvironment: metric, thresholds } = metricConfiguration(raw);
+  const { metricEnvironment: metric, thresholds, team } = metricConfiguration(raw);
 
   const minCapacity = contextNumber(raw, 'minCapacity', 0, { min: 0 });
   const maxCapacity = contextNumber(raw, 'maxCapacity', 2, { min: 1 });
@@ -185,7 +210,9 @@ export function readDeploySettings(node: Node): DeploySettings {
   if (throttleRate === 0) throw new ContextError('throttleRate', 'must be more than 0 requests per second');
   return {
     metricEnvironment: metric,
+    contextOfVariable: { ...ENV_TO_CONTEXT, ...(raw.milestonesFile ? { MILESTONES: 'milestonesFile' } : {}) },
     thresholds,
+    team,
     throttleRate,
     throttleBurst: contextNumber(raw, 'throttleBurst', 100, { min: 1, integer: true }),
     minCapacity,

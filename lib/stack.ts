@@ -47,6 +47,7 @@ export class DaysSinceStack extends Stack {
       handlers: {
         ingest: this.functions.byFamily.ingest.function,
         metrics: this.functions.byFamily.metrics.function,
+        users: this.functions.byFamily.users.function,
         health: this.functions.byFamily.health.function,
       },
       throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },
@@ -59,6 +60,7 @@ export class DaysSinceStack extends Stack {
       snapshots: this.snapshots,
       metricEnvironment: settings.metricEnvironment,
       thresholds: settings.thresholds,
+      team: settings.team,
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
       namespace: context('metricNamespace'),
@@ -95,6 +97,6 @@ export class DaysSinceStack extends Stack {
     });
     this.deletionProtection.comesLast();
     keepNoLogForever(this, settings.logRetention);
-    checkEnvironmentSizes(this);
+    checkEnvironmentSizes(this, settings.contextOfVariable);
   }
 }

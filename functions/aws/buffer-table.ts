@@ -1,5 +1,6 @@
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -63,6 +64,21 @@ const keyOf = (eventId: string): Record<string, AttributeValue> => ({
   [BUFFER_KEY.sort]: { S: eventId },
 });
 
+/** The stored verdict as text: user_id first, so every item of one user begins the same (verdictPrefixOf). */
+const verdictText = (verdict: StoredVerdict): string =>
+  JSON.stringify({ user_id: verdict.user_id, exclusion_reason: verdict.exclusion_reason, marked_internal: verdict.marked_internal, email_domain: verdict.email_domain });
+
+/** How every verdict of one user begins: `{"user_id":"42",` (JSON.stringify escapes the same id the same way every time). */
+export const verdictPrefixOf = (userId: string): string => `{"user_id":${JSON.stringify(userId)},`;
+
+/** One of a user's items, as the scan for them finds it. */
+interface ItemOfUser {
+  eventId: string;
+  verdict: StoredVerdict;
+  /** Present while the interaction waits to be folded. */
+  interaction: InteractionToStore | null;
+}
+
 export function bufferTable(client: DynamoDBClient, tableName: string): InteractionBuffer {
   /** The first copy's stored verdict; null only if the item expired between the refused write and this read. */
   async function original(eventId: string): Promise<StoredVerdict | null> {
@@ -80,7 +96,7 @@ export function bufferTable(client: DynamoDBClient, tableName: string): Interact
               ...keyOf(interaction.event_id),
               [PENDING_SINCE]: { N: String(receivedAt) },
               interaction: { S: JSON.stringify(interaction) },
-              verdict: { S: JSON.stringify(storedVerdictOf(interaction)) },
+              verdict: { S: verdictText(storedVerdictOf(interaction)) },
             },
             // Idempotent on event_id: pending or already folded, the item is there and the write is refused.
             ConditionExpression: 'attribute_not_exists(#eventId)',
@@ -94,6 +110,39 @@ export function bufferTable(client: DynamoDBClient, tableName: string): Interact
         if (stored) return { recorded: false, stored, knownUser: null };
       }
     }
+  }
+
+  /**
+   * Every item of the user, pending or remembered for duplicates: a Scan of the whole table, strongly consistent, that keeps
+   * the items whose verdict begins with the user's id. A Scan bills for every item it reads, whatever the filter keeps
+   * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.CapacityUnits): about 35 days of
+   * event_ids for one rare request, where an index by user would bill a write on every ingest (docs/architecture.md).
+   */
+  async function itemsOfUser(userId: string): Promise<ItemOfUser[]> {
+    const items: ItemOfUser[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new ScanCommand({
+          TableName: tableName,
+          ConsistentRead: true,
+          FilterExpression: 'begins_with(#verdict, :prefix)',
+          ProjectionExpression: '#eventId, #verdict, #interaction',
+          ExpressionAttributeNames: { '#eventId': BUFFER_KEY.sort, '#verdict': 'verdict', '#interaction': 'interaction' },
+          ExpressionAttributeValues: { ':prefix': { S: verdictPrefixOf(userId) } },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        items.push({
+          eventId: item[BUFFER_KEY.sort]!.S!,
+          verdict: JSON.parse(item.verdict!.S!) as StoredVerdict,
+          interaction: item.interaction?.S ? (JSON.parse(item.interaction.S) as InteractionToStore) : null,
+        });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 
   return {
@@ -148,6 +197,36 @@ export function bufferTable(client: DynamoDBClient, tableName: string): Interact
           if (!(error instanceof ConditionalCheckFailedException)) throw error;
         }
       });
+    },
+
+    async forgetUser(userId) {
+      const items = await itemsOfUser(userId);
+      await inParallel(items, (item) => client.send(new DeleteItemCommand({ TableName: tableName, Key: keyOf(item.eventId) })));
+      return items.filter((item) => item.interaction !== null).length;
+    },
+
+    async unmarkUser(userId) {
+      const marked = (await itemsOfUser(userId)).filter((item) => item.verdict.marked_internal || item.interaction?.marked_internal);
+      await inParallel(marked, async ({ eventId, verdict, interaction }) => {
+        const values: Record<string, AttributeValue> = { ':verdict': { S: verdictText({ ...verdict, marked_internal: false }) } };
+        if (interaction) values[':interaction'] = { S: JSON.stringify({ ...interaction, marked_internal: false }) };
+        try {
+          await client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: keyOf(eventId),
+              UpdateExpression: interaction ? 'SET #verdict = :verdict, #interaction = :interaction' : 'SET #verdict = :verdict',
+              // Never creates an item: it may have expired since the scan.
+              ConditionExpression: 'attribute_exists(#eventId)',
+              ExpressionAttributeNames: { '#eventId': BUFFER_KEY.sort, '#verdict': 'verdict', ...(interaction ? { '#interaction': 'interaction' } : {}) },
+              ExpressionAttributeValues: values,
+            }),
+          );
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      });
+      return marked.filter((item) => item.interaction?.marked_internal).length;
     },
   };
 }

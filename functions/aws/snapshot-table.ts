@@ -17,11 +17,14 @@ export function snapshotTable(client: DynamoDBClient, tableName: string): Snapsh
       // Strongly consistent: an eventually consistent read could pair an older snapshot with a newer fold's buffer.
       const { Item: item } = await client.send(new GetItemCommand({ TableName: tableName, Key: SNAPSHOT_KEY, ConsistentRead: true }));
       if (item?.takenAt?.N === undefined) return null;
+      const snapshot = item.snapshot?.B ? decodeSnapshot(item.snapshot.B) : null;
       return {
         takenAt: new Date(Number(item.takenAt.N)),
         fingerprint: item.fingerprint!.S!,
-        snapshot: item.snapshot?.B ? decodeSnapshot(item.snapshot.B) : null,
+        snapshot,
         folded: new Set(JSON.parse(item.folded?.S ?? '[]') as string[]),
+        // A snapshot another release encoded is not trusted either.
+        ...(item.stale?.BOOL === true || (item.snapshot?.B !== undefined && snapshot === null) ? { stale: true } : {}),
       };
     },
 
@@ -36,6 +39,7 @@ export function snapshotTable(client: DynamoDBClient, tableName: string): Snapsh
               fingerprint: { S: record.fingerprint },
               folded: { S: JSON.stringify([...record.folded]) },
               ...(record.snapshot ? { snapshot: { B: encodeSnapshot(record.snapshot) } } : {}),
+              ...(record.stale ? { stale: { BOOL: true } } : {}),
             },
             // A fold that outlived its lease must not put back an older snapshot over a newer one.
             ConditionExpression: 'attribute_not_exists(#takenAt) OR #takenAt <= :takenAt',

@@ -110,6 +110,13 @@ export interface InteractionBuffer {
   pending(): Promise<BufferedInteraction[]>;
   /** Takes folded interactions out of what is pending (after the snapshot holding them was saved); their event_ids stay, for duplicates. */
   markFolded(eventIds: readonly string[], at: Date): Promise<void>;
+  /**
+   * Deletes every item naming the user: interactions still pending, and the verdicts remembered for duplicates (a retry of
+   * one of their event_ids is then accepted again, as it is by the database once they are forgotten). How many were pending.
+   */
+  forgetUser(userId: string): Promise<number>;
+  /** Takes `context.internal` back from every item of the user, pending or remembered: how many pending interactions carried it. */
+  unmarkUser(userId: string): Promise<number>;
 }
 
 /** What a fold holds while it runs: one fold at a time writes Aurora. */

@@ -26,22 +26,40 @@ export function emailDomainOf(email: string | undefined): string | null {
   return at < 0 ? null : email.slice(at + 1).toLowerCase();
 }
 
-/** The part of the verdict that does not depend on who the user is. */
-export function storedExclusionReason(interaction: InteractionInput): StoredExclusionReason | null {
+/**
+ * The user agent as sent, or null when there is none to judge: missing, empty and blank are one case, whatever the
+ * whitespace. A backend calling server to server often has no end user's agent to forward; it is then trusted.
+ */
+export function userAgentOf(userAgent: string | undefined): string | null {
+  const trimmed = userAgent?.trim();
+  return trimmed ? trimmed : null;
+}
+
+/** The part of the verdict that does not depend on who the user is: `countingTypes` are the types that count (INTERACTION_TYPES). */
+export function storedExclusionReason(interaction: InteractionInput, countingTypes: ReadonlySet<string>): StoredExclusionReason | null {
   if (interaction.context?.test === true) return 'test_traffic';
-  const userAgent = interaction.context?.user_agent;
-  if (userAgent !== undefined && isbot(userAgent)) return 'automated_client';
-  if (interaction.interaction_type === 'page_view') return 'not_engagement';
+  const userAgent = userAgentOf(interaction.context?.user_agent);
+  if (userAgent !== null && isbot(userAgent)) return 'automated_client';
+  if (!countingTypes.has(interaction.interaction_type)) return 'not_engagement';
   return null;
 }
 
+/** An email domain is internal when it is one of INTERNAL_EMAIL_DOMAINS or under one: `mail.internal.test` is under `internal.test`. */
+export function isInternalDomain(domain: string, internalDomains: ReadonlySet<string>): boolean {
+  for (let at = domain; ; at = at.slice(at.indexOf('.') + 1)) {
+    if (internalDomains.has(at)) return true;
+    if (!at.includes('.')) return false;
+  }
+}
+
+/** `userId` as stored (storedUserId): INTERNAL_USER_IDS holds ids in the same form. */
 export function isInternalUser(
   userId: string,
   domains: Iterable<string | null>,
   markedInternal: boolean,
   internal: InternalUsers,
 ): boolean {
-  if (markedInternal || internal.userIds.has(userId.toLowerCase())) return true;
-  for (const domain of domains) if (domain !== null && internal.emailDomains.has(domain)) return true;
+  if (markedInternal || internal.userIds.has(userId)) return true;
+  for (const domain of domains) if (domain !== null && isInternalDomain(domain, internal.emailDomains)) return true;
   return false;
 }

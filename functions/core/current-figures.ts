@@ -1,6 +1,6 @@
 import { compareUtf8, type BufferedInteraction } from './buffer.js';
-import { EXCLUSION_REASONS, isInternalUser, type ExclusionReason, type InternalUsers } from './classify.js';
-import { COUNTING_TYPES, type CountingType } from './interaction-types.js';
+import { EXCLUSION_REASONS, isInternalUser, type ExclusionReason } from './classify.js';
+import type { Config } from './config.js';
 import { DAY_MS } from './metric.js';
 import type { PulseFigures } from './published-figures.js';
 import { CLOCK_MARGIN_MS, type ExcludedInteraction, type Snapshot, type SnapshotRecord } from './snapshot.js';
@@ -11,10 +11,17 @@ export interface Exclusions {
   countsSince: Record<ExclusionReason, number>;
 }
 
+/** A type's last real interaction (for a type that does not count: its last from a real client), and whether it counts. */
+export interface LastOfType {
+  at: Date | null;
+  counts: boolean;
+}
+
 /** Everything the number, the summary and the publisher show, as of one instant. */
 export interface CurrentFigures {
   pulse: PulseFigures;
-  lastByType: Map<CountingType, Date | null>;
+  /** Every counting type in the configured order (INTERACTION_TYPES), then each other type a client sent, in byte order. */
+  lastByType: Map<string, LastOfType>;
   exclusions: Exclusions;
   /** Where the count starts before the first real user. */
   baseline: Date;
@@ -22,10 +29,11 @@ export interface CurrentFigures {
 
 /**
  * Why snapshot + buffer cannot give the exact figures, so the buffer must be folded and Aurora read:
- * no snapshot, Aurora held more than a snapshot keeps, another configuration, a clock far behind the snapshot's, or a
- * buffered interaction that makes someone internal whom the snapshot still counts (their whole history must leave).
+ * no snapshot, Aurora held more than a snapshot keeps, another configuration, a clock far behind the snapshot's, a
+ * buffered interaction that makes someone internal whom the snapshot still counts (their whole history must leave), or
+ * a user being forgotten or un-marked in Aurora (the snapshot is stale until the change takes a new one).
  */
-export type FoldReason = 'missing' | 'over_bound' | 'other_configuration' | 'clock_behind' | 'newly_internal';
+export type FoldReason = 'missing' | 'over_bound' | 'other_configuration' | 'clock_behind' | 'newly_internal' | 'stale';
 
 export type Combined = { kind: 'exact'; figures: CurrentFigures } | { kind: 'needs_fold'; why: FoldReason };
 
@@ -61,19 +69,32 @@ function later(a: ExcludedInteraction | null, b: ExcludedInteraction): ExcludedI
 
 const maxOf = (a: number | undefined, b: number) => (a === undefined || b > a ? b : a);
 
+/** The summary's order of types: the counting ones as configured, then the others by their bytes (as the database orders them). */
+function orderedByType(last: ReadonlyMap<string, number | null>, countingTypes: ReadonlySet<string>): Map<string, LastOfType> {
+  const figure = (type: string, counts: boolean): [string, LastOfType] => {
+    const at = last.get(type);
+    return [type, { at: at === undefined || at === null ? null : new Date(at), counts }];
+  };
+  const others = [...last.keys()].filter((type) => !countingTypes.has(type)).sort(compareUtf8);
+  return new Map([...[...countingTypes].map((type) => figure(type, true)), ...others.map((type) => figure(type, false))]);
+}
+
 /**
  * The figures at `now` from the snapshot plus what waits in the buffer, by the rules the database reads with: a user is
  * active while their last real time is after now − 24 h / 7 d / 30 d; a user counts once however many of their
- * interactions are buffered; internal users never count, and their interactions count as excluded.
+ * interactions are buffered; internal users never count, and their interactions count as excluded. `config` is the one
+ * the fingerprint was taken of.
  */
 export function currentFigures(
   record: SnapshotRecord | null,
   buffer: readonly BufferedInteraction[],
-  internal: InternalUsers,
+  config: Pick<Config, 'internal' | 'countingTypes'>,
   fingerprint: string,
   now: Date,
 ): Combined {
+  const internal = config.internal;
   if (record === null) return { kind: 'needs_fold', why: 'missing' };
+  if (record.stale) return { kind: 'needs_fold', why: 'stale' };
   if (record.fingerprint !== fingerprint) return { kind: 'needs_fold', why: 'other_configuration' };
   const snapshot = record.snapshot;
   if (snapshot === null) return { kind: 'needs_fold', why: 'over_bound' };
@@ -93,17 +114,20 @@ export function currentFigures(
   const isInternal = (user: string) => snapshot.internalUsers.has(user) || revealedInternal.has(user);
 
   const lastReal = new Map<string, number>();
-  const lastByType = new Map<CountingType, number>(snapshot.lastRealByType);
+  const lastByType = new Map<string, number | null>(snapshot.lastByType);
   const since7d = now.getTime() - 7 * DAY_MS;
   const countsSince = noExclusions();
   let lastExcluded = snapshot.lastExcluded;
   for (const item of waiting) {
     const at = Date.parse(item.occurred_at);
     const reason: ExclusionReason | null = isInternal(item.user_id) ? 'internal_user' : item.exclusion_reason;
+    // A type that does not count is listed once anyone sent it, with the last time a user who is not internal did.
+    if (item.exclusion_reason === 'not_engagement' && !lastByType.has(item.interaction_type)) lastByType.set(item.interaction_type, null);
+    if (reason === null || reason === 'not_engagement') {
+      lastByType.set(item.interaction_type, maxOf(lastByType.get(item.interaction_type) ?? undefined, at));
+    }
     if (reason === null) {
       lastReal.set(item.user_id, maxOf(lastReal.get(item.user_id), at));
-      const type = item.interaction_type as CountingType;
-      lastByType.set(type, maxOf(lastByType.get(type), at));
       continue;
     }
     if (at > since7d) countsSince[reason] += 1;
@@ -142,7 +166,7 @@ export function currentFigures(
         wau: active(7),
         mau: active(30),
       },
-      lastByType: new Map(COUNTING_TYPES.map((type) => [type, lastByType.has(type) ? new Date(lastByType.get(type)!) : null])),
+      lastByType: orderedByType(lastByType, config.countingTypes),
       exclusions: { last: lastExcluded, countsSince },
       baseline: snapshot.baseline,
     },

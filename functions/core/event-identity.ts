@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FieldProblem, InteractionInput, Parsed } from './interaction.js';
+import { storedUserId, type FieldProblem, type InteractionInput, type Parsed } from './interaction.js';
 
 /** The request header a client may send so that a retry of a request without event_ids never counts twice. */
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
@@ -54,7 +54,8 @@ export function eventIdOf(interaction: InteractionInput, request: RequestIdentit
   if (request.idempotencyKey !== undefined) return `idempotency-key:${digest([request.idempotencyKey, request.index ?? null])}`;
   if (interaction.occurred_at === undefined) return null;
   return `content:${digest({
-    user_id: interaction.user_id.toLowerCase(),
+    // The user as stored: "Ana" and "ana" are two users, a UUID in either case one.
+    user_id: storedUserId(interaction.user_id),
     interaction_type: interaction.interaction_type,
     // The instant, however the zone was written: 14:32:15+02:00 and 12:32:15Z are the same interaction.
     occurred_at: new Date(interaction.occurred_at).toISOString(),

@@ -1,21 +1,13 @@
 // Apart from the request schemas, so that what only needs the types (the figures, the snapshot) bundles without zod.
 
-/** Every interaction type a product backend may report. */
-export const INTERACTION_TYPES = [
-  'signup',
-  'login',
-  'coach_call',
-  'agent_run',
-  'decision',
-  'export',
-  'feedback',
-  'payment',
-  'page_view',
-] as const;
-export type InteractionType = (typeof INTERACTION_TYPES)[number];
+/**
+ * The types that count as real engagement unless INTERACTION_TYPES says otherwise: every type the seed named but a
+ * landing-page visit (`page_view`). Any other well-formed type is accepted and kept; it counts only when configured.
+ */
+export const DEFAULT_COUNTING_TYPES = ['signup', 'login', 'coach_call', 'agent_run', 'decision', 'export', 'feedback', 'payment'] as const;
 
-/** The types that can count as real engagement: everything but a landing-page visit. */
-export const COUNTING_TYPES = INTERACTION_TYPES.filter(
-  (type): type is Exclude<InteractionType, 'page_view'> => type !== 'page_view',
-);
-export type CountingType = (typeof COUNTING_TYPES)[number];
+/** What an interaction type may be: a name of 1 to 50 characters from a-z, 0-9 and `_ . : -`. */
+export const INTERACTION_TYPE = /^[a-z0-9_.:-]{1,50}$/;
+
+/** The type whose real users are the paying users of the `paying_users` milestone measure. */
+export const PAYMENT_TYPE = 'payment';

@@ -1,8 +1,38 @@
 import * as z from 'zod/mini';
 
-import { INTERACTION_TYPES } from './interaction-types.js';
+import { INTERACTION_TYPE } from './interaction-types.js';
 
-export { COUNTING_TYPES, INTERACTION_TYPES, type CountingType, type InteractionType } from './interaction-types.js';
+export { DEFAULT_COUNTING_TYPES, INTERACTION_TYPE, PAYMENT_TYPE } from './interaction-types.js';
+
+const INTERACTION_TYPE_RULE = 'must be 1 to 50 characters from a-z, 0-9 and _ . : - (e.g. report_viewed)';
+
+export const MAX_USER_ID_LENGTH = 128;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The id a user is stored under. Ids are case-sensitive ("Ana" and "ana" are two users), except UUID-shaped ones,
+ * lower-cased as they always were (the column was a uuid): the same UUID in either case stays one user.
+ */
+export const storedUserId = (id: string): string => (UUID.test(id) ? id.toLowerCase() : id);
+
+const codePoints = (text: string): number => [...text].length;
+// C0 and C1 controls and DEL: no product's id holds them, and a log or a terminal would mangle them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** What a user id may be: any text of 1 to 128 characters (Unicode code points), as the product names its users. */
+export const UserIdSchema = z.string({ error: 'must be text' }).check(
+  z.refine((id) => id.length > 0, { error: 'must not be empty', abort: true }),
+  z.refine((id) => codePoints(id) <= MAX_USER_ID_LENGTH, { error: `must be at most ${MAX_USER_ID_LENGTH} characters` }),
+  // " 42" and "42" would be two users for one person: almost always a caller's slip, so refused rather than guessed at.
+  z.refine((id) => id.trim() === id, { error: 'must not start or end with whitespace' }),
+  z.refine((id) => !CONTROL.test(id), { error: 'must not contain control characters' }),
+  // U+FFFD is what undecodable bytes become on the way in: two different ids could become one.
+  z.refine((id) => !id.includes('\uFFFD'), { error: 'must not contain U+FFFD, the mark left by bytes that were not UTF-8' }),
+);
+// The request models and the OpenAPI document: JSON Schema counts code points, as the refinements do.
+UserIdSchema.register(z.globalRegistry, { type: 'string', minLength: 1, maxLength: MAX_USER_ID_LENGTH });
+
+export const InteractionTypeSchema = z.string({ error: INTERACTION_TYPE_RULE }).check(z.regex(INTERACTION_TYPE, { error: INTERACTION_TYPE_RULE }));
 
 export const MAX_METADATA_BYTES = 8 * 1024;
 export const MAX_BATCH_SIZE = 500;
@@ -60,10 +90,8 @@ export const InteractionSchema = z.strictObject({
       z.refine((id) => !id.includes('\uFFFD'), { error: 'must not contain U+FFFD, the mark left by bytes that were not UTF-8' }),
     ),
   ),
-  user_id: z.uuid({ error: 'must be a UUID' }),
-  interaction_type: z.enum(INTERACTION_TYPES, {
-    error: `must be one of ${INTERACTION_TYPES.join(', ')}`,
-  }),
+  user_id: UserIdSchema,
+  interaction_type: InteractionTypeSchema,
   // A zone is required: a zone-less time would be read in whatever zone the server happens to run in.
   occurred_at: z.optional(
     z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-02-08T14:32:15+02:00' }),

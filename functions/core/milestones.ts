@@ -28,22 +28,16 @@ const MilestoneListSchema = z.array(MilestoneSchema, { error: 'must be a JSON ar
   }),
 );
 
-/** The seed's Milestone Targets table. Its "No users yet" row is the baseline (Feb 1), not something to reach. */
-export const DEFAULT_MILESTONES: readonly Milestone[] = [
-  { name: 'First user signs up', target_date: '2026-02-08', measure: 'total_real_users', target: 1 },
-  { name: '5 active users', target_date: '2026-02-15', measure: 'active_real_users_30d', target: 5 },
-  { name: '10 paying users', target_date: '2026-03-01', measure: 'paying_users', target: 10 },
-  { name: '50 active users', target_date: '2026-03-31', measure: 'active_real_users_30d', target: 50 },
-];
-
 export type MilestoneList = { ok: true; value: readonly Milestone[] } | { ok: false; problem: string };
 
 /**
- * The MILESTONES setting: a JSON array, or nothing for the seed's table. The problem names the item and field
- * at fault (`[1].target must be at least 1`) so config.ts can report it against the variable.
+ * The milestones setting (MILESTONES, or the text of MILESTONES_FILE): a JSON array, or nothing for none. A fresh install
+ * has none, rather than targets dated for another product (docs/examples/sn1ma-milestones.json holds the seed's table).
+ * The problem names the item, by position and name, and the field at fault (`[1] ("5 active users").target must be at
+ * least 1`) so config.ts can report it against the variable.
  */
 export function parseMilestones(raw: string | undefined): MilestoneList {
-  if (raw === undefined || raw.trim() === '') return { ok: true, value: DEFAULT_MILESTONES };
+  if (raw === undefined || raw.trim() === '') return { ok: true, value: [] };
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -57,7 +51,11 @@ export function parseMilestones(raw: string | undefined): MilestoneList {
   const result = z.safeParse(MilestoneListSchema, value, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0]!;
-  const where = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
+  const nameOf = (index: PropertyKey) => {
+    const name = Array.isArray(value) ? (value[index as number] as { name?: unknown } | null)?.name : undefined;
+    return typeof name === 'string' && name.trim() !== '' ? ` (${JSON.stringify(name.trim().slice(0, 100))})` : '';
+  };
+  const where = issue.path.map((key, at) => (typeof key === 'number' ? `[${key}]${at === 0 ? nameOf(key) : ''}` : `.${String(key)}`)).join('');
   const problem =
     issue.code === 'unrecognized_keys'
       ? `unknown field(s): ${issue.keys.join(', ')}`

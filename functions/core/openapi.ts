@@ -2,11 +2,12 @@ import * as z from 'zod/mini';
 import { EXCLUSION_REASONS } from './classify.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH } from './event-identity.js';
 import { DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, type HistoryResponse } from './history.js';
-import { InteractionBatchSchema, InteractionSchema } from './interaction.js';
+import { InteractionBatchSchema, InteractionSchema, MAX_USER_ID_LENGTH } from './interaction.js';
 import type { DaysSinceResponse } from './metric.js';
 import { MILESTONE_MEASURES, type MilestonesResponse } from './milestones.js';
 import type { Verdict } from './recording.js';
 import type { SummaryResponse } from './summary.js';
+import type { ForgetAnswer, UnmarkAnswer } from './users.js';
 
 /** A route as the API exposes it; the list itself lives with the handlers and is passed in. */
 export interface ApiRoute {
@@ -20,6 +21,12 @@ type JsonObject = Record<string, unknown>;
 export const REQUEST_BODIES: Readonly<Record<string, z.ZodMiniType>> = {
   '/metrics/interaction': InteractionSchema,
   '/metrics/interactions': InteractionBatchSchema,
+};
+
+/** Query parameters a route cannot do without, by `METHOD /path`: API Gateway refuses a request that lacks one. */
+export const REQUIRED_QUERY_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
+  'DELETE /users': ['user_id'],
+  'DELETE /internal-users': ['user_id'],
 };
 
 // Response shapes, each checked at compile time against the type the handler returns.
@@ -63,7 +70,7 @@ const SinceSchema = z.object({ days_since: z.nullable(z.number()), last_interact
 const SummarySchema = z.object({
   generated_at: z.string(),
   days_since_last_real_interaction: z.object({ ...SinceSchema.shape, status: STATUS }),
-  by_type: z.record(z.string(), SinceSchema),
+  by_type: z.record(z.string(), z.object({ ...SinceSchema.shape, counts: z.boolean() })),
   active_users: z.object({
     dau: z.object({ value: z.number(), target: z.number(), window: z.literal('24h') }),
     wau: z.object({ value: z.number(), window: z.literal('7d') }),
@@ -126,7 +133,12 @@ const historyMatches: Same<z.infer<typeof HistorySchema>, HistoryResponse> = tru
 
 const HealthSchema = z.object({ status: z.literal('ok') });
 
-void [verdictMatches, daysSinceMatches, summaryMatches, milestonesMatch, historyMatches];
+const ForgetSchema = z.object({ user_id: z.string(), status: z.literal('forgotten'), interactions: z.number() });
+const forgetMatches: Same<z.infer<typeof ForgetSchema>, ForgetAnswer> = true;
+const UnmarkSchema = z.object({ user_id: z.string(), status: z.literal('unmarked'), interactions: z.number(), internal: z.boolean() });
+const unmarkMatches: Same<z.infer<typeof UnmarkSchema>, UnmarkAnswer> = true;
+
+void [verdictMatches, daysSinceMatches, summaryMatches, milestonesMatch, historyMatches, forgetMatches, unmarkMatches];
 
 const openApiSchema = (schema: z.ZodMiniType): JsonObject => {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as JsonObject;
@@ -169,6 +181,14 @@ export const IDEMPOTENCY_KEY_PARAMETER = {
 const RETRY_RULE =
   'A retry never counts twice when each interaction has an event_id, the request an Idempotency-Key, or the interaction an ' +
   'occurred_at (its content is then its identity). With none of these the server makes up an event_id, and a retry counts again.';
+
+const USER_ID_PARAMETER = {
+  name: 'user_id',
+  in: 'query',
+  required: true,
+  description: 'The user, as your product sent it in user_id (percent-encoded)',
+  schema: { type: 'string', minLength: 1, maxLength: MAX_USER_ID_LENGTH },
+};
 
 interface Operation {
   summary: string;
@@ -224,6 +244,33 @@ const OPERATIONS: Readonly<Record<string, Operation>> = {
     responses: {
       '200': json('Every day of the window, oldest first, quiet days included', HistorySchema),
       '400': refused('days is not a whole number in range'),
+      ...GATEWAY_REFUSALS,
+    },
+  },
+  'DELETE /users': {
+    summary: 'Forget a user: their interactions, and their share of every figure',
+    description:
+      'Deletes every interaction of the user and everything derived from them; every read afterwards is as if they had never ' +
+      'reported anything. Safe to repeat: a user who is not known answers 200 with interactions 0.',
+    parameters: [USER_ID_PARAMETER],
+    responses: {
+      '200': json('The user is forgotten; interactions says how many were deleted', ForgetSchema),
+      '400': refused('user_id is missing or not a user id'),
+      '503': refused('The database is resuming from a pause; retry after the Retry-After header'),
+      ...GATEWAY_REFUSALS,
+    },
+  },
+  'DELETE /internal-users': {
+    summary: 'Take back context.internal: true for a user, so their real interactions count again',
+    description:
+      'Clears the mark that any interaction with context.internal: true left on the user; every figure follows at once. ' +
+      'INTERNAL_USER_IDS and INTERNAL_EMAIL_DOMAINS still apply: internal says whether they still name the user.',
+    parameters: [USER_ID_PARAMETER],
+    responses: {
+      '200': json('The mark is gone; interactions says how many carried it', UnmarkSchema),
+      '400': refused('user_id is missing or not a user id'),
+      '404': refused('No interaction was ever recorded for this user_id'),
+      '503': refused('The database is resuming from a pause; retry after the Retry-After header'),
       ...GATEWAY_REFUSALS,
     },
   },

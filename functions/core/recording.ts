@@ -1,12 +1,13 @@
-import { emailDomainOf, isInternalUser, storedExclusionReason, type ExclusionReason, type InternalUsers, type KnownUser } from './classify.js';
+import { emailDomainOf, isInternalUser, storedExclusionReason, userAgentOf, type ExclusionReason, type InternalUsers, type KnownUser } from './classify.js';
+import type { Config, IpStorage } from './config.js';
 import { eventIdOf, type RequestIdentity } from './event-identity.js';
-import { MAX_FUTURE_SKEW_MS, type FieldProblem, type InteractionInput } from './interaction.js';
+import { MAX_FUTURE_SKEW_MS, storedUserId, type FieldProblem, type InteractionInput } from './interaction.js';
 
 /** An interaction ready to be stored: defaults filled in, email reduced to its domain, the user-independent verdict taken. */
 export interface InteractionToStore {
   event_id: string;
   user_id: string;
-  interaction_type: InteractionInput['interaction_type'];
+  interaction_type: string;
   occurred_at: string;
   exclusion_reason: ReturnType<typeof storedExclusionReason>;
   marked_internal: boolean;
@@ -28,19 +29,44 @@ export function timingProblems(interaction: InteractionInput, now: Date, field =
   return [];
 }
 
+/** What decides how an interaction is stored: which types count, and whether an IP is kept. */
+export type StoreSettings = Pick<Config, 'countingTypes' | 'storeIp'>;
+
+/**
+ * An IP as STORE_IP keeps it: not at all, or its network only (IPv4 /24, IPv6 /48), which says where a client is without
+ * naming its machine. Both forms arrive checked by the schema; an IPv4-mapped IPv6 address is kept as the IPv4 it is.
+ */
+export function storedIp(ip: string | undefined, storage: IpStorage): string | null {
+  if (ip === undefined || storage === 'none') return null;
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.\d+$/i.exec(ip);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const known = [...groups(head), ...(ip.includes('::') ? [] : groups(tail))];
+  // With "::", the groups before it come first and zeros fill in up to the tail; the /48 needs the first three.
+  const first = [...known, '0', '0', '0'].slice(0, 3).map((group) => group.replace(/^0+(?=.)/, ''));
+  return `${first.join(':')}::/48`;
+}
+
 /** `request`: the request's Idempotency-Key and the item's place in a batch, from which eventIdOf may derive its event_id. */
-export function toStore(interaction: InteractionInput, now: Date, newEventId: () => string, request: RequestIdentity = {}): InteractionToStore {
+export function toStore(
+  interaction: InteractionInput,
+  now: Date,
+  newEventId: () => string,
+  settings: StoreSettings,
+  request: RequestIdentity = {},
+): InteractionToStore {
   const context = interaction.context ?? {};
   return {
     event_id: eventIdOf(interaction, request) ?? newEventId(),
-    user_id: interaction.user_id.toLowerCase(),
+    user_id: storedUserId(interaction.user_id),
     interaction_type: interaction.interaction_type,
     occurred_at: new Date(interaction.occurred_at ?? now).toISOString(),
-    exclusion_reason: storedExclusionReason(interaction),
+    exclusion_reason: storedExclusionReason(interaction, settings.countingTypes),
     marked_internal: context.internal === true,
     email_domain: emailDomainOf(context.email),
-    user_agent: context.user_agent ?? null,
-    ip: context.ip ?? null,
+    user_agent: userAgentOf(context.user_agent),
+    ip: storedIp(context.ip, settings.storeIp),
     metadata: interaction.metadata ?? {},
   };
 }

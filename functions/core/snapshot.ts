@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { EXCLUSION_REASONS, type ExclusionReason } from './classify.js';
 import type { Config } from './config.js';
-import type { CountingType } from './interaction-types.js';
 
 /**
  * Above this many real users the snapshot is not even read from Aurora: it could not fit its store. Readers then fold
@@ -48,8 +47,12 @@ export interface Snapshot {
   realUsers: ReadonlyMap<string, number>;
   /** Users the database knows to be internal (INTERNAL_USER_IDS, an internal email domain, or `context.internal`). */
   internalUsers: ReadonlySet<string>;
-  /** The last real time of each counting type, among users who are not internal; absent: none yet. */
-  lastRealByType: ReadonlyMap<CountingType, number>;
+  /**
+   * Every type the summary lists, with its last real time among users who are not internal (null: none yet): each
+   * counting type, then each other type a client sent (not counting: its last time from a real client). Whether a type
+   * counts is the configuration's (the fingerprint).
+   */
+  lastByType: ReadonlyMap<string, number | null>;
   lastExcluded: ExcludedInteraction | null;
   /** The interactions that did not count with occurred_at after takenAt − 7 days − CLOCK_MARGIN_MS, by time and reason. */
   recentExclusions: readonly ExclusionGroup[];
@@ -61,6 +64,11 @@ export interface SnapshotRecord {
   fingerprint: string;
   /** null: Aurora held more than a snapshot keeps when it was taken; readers fold and read Aurora. */
   snapshot: Snapshot | null;
+  /**
+   * Aurora is being changed in a way the buffer cannot show (a user forgotten or un-marked): readers fold, and the fold
+   * takes a new snapshot. Saved before the change, so a change that dies half-way still leaves no snapshot trusted.
+   */
+  stale?: boolean;
   /**
    * event_ids of buffered interactions that are in Aurora (and in this snapshot) but may still be in the buffer: the fold
    * takes them out only after saving this record, so readers must not add them again.
@@ -75,8 +83,9 @@ export interface SnapshotStore {
 }
 
 /** The configuration that decides what counts and what is published: a change makes every snapshot stale. */
-export function configFingerprint(config: Pick<Config, 'internal' | 'warningDays' | 'criticalDays' | 'baselineDate'>): string {
+export function configFingerprint(config: Pick<Config, 'internal' | 'countingTypes' | 'warningDays' | 'criticalDays' | 'baselineDate'>): string {
   const decisive = {
+    countingTypes: [...config.countingTypes],
     internalUserIds: [...config.internal.userIds].sort(),
     internalEmailDomains: [...config.internal.emailDomains].sort(),
     warningDays: config.warningDays,
@@ -86,12 +95,16 @@ export function configFingerprint(config: Pick<Config, 'internal' | 'warningDays
   return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 32);
 }
 
+/** The encoding's version: a record of another (an older release's) is not decoded, and readers fold for a new one. */
+const ENCODING_VERSION = 3;
+
 interface Encoded {
-  v: 2;
+  v: typeof ENCODING_VERSION;
   takenAt: number;
   fingerprint: string;
   baseline: number;
-  lastRealByType: Record<string, number>;
+  /** [type, last time or null], in the order the summary lists them (a type may look like a number: no object keys). */
+  lastByType: Array<[string, number | null]>;
   lastExcluded: { eventId: string; interactionType: string; occurredAt: number; reason: ExclusionReason } | null;
   /** Real users by ascending last real time; times as deltas from the previous one. */
   users: string[];
@@ -113,11 +126,11 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   const exclusions = [...snapshot.recentExclusions].sort((a, b) => a.at - b.at);
   const exclusionTimes = deltas(exclusions.map((group) => group.at));
   const encoded: Encoded = {
-    v: 2,
+    v: ENCODING_VERSION,
     takenAt: snapshot.takenAt.getTime(),
     fingerprint: snapshot.fingerprint,
     baseline: snapshot.baseline.getTime(),
-    lastRealByType: Object.fromEntries(snapshot.lastRealByType),
+    lastByType: [...snapshot.lastByType],
     lastExcluded: snapshot.lastExcluded && { ...snapshot.lastExcluded, occurredAt: snapshot.lastExcluded.occurredAt.getTime() },
     users: users.map(([user]) => user),
     times: deltas(users.map(([, time]) => time)),
@@ -127,9 +140,10 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   return deflateRawSync(Buffer.from(JSON.stringify(encoded), 'utf8'), { level: 9 });
 }
 
-export function decodeSnapshot(bytes: Uint8Array): Snapshot {
+/** The snapshot, or null when another release encoded it (then it is not trusted: readers fold and take a new one). */
+export function decodeSnapshot(bytes: Uint8Array): Snapshot | null {
   const encoded = JSON.parse(inflateRawSync(bytes).toString('utf8')) as Encoded;
-  if (encoded.v !== 2) throw new RangeError(`unknown snapshot version ${String(encoded.v)}`);
+  if (encoded.v !== ENCODING_VERSION) return null;
   const times = sums(encoded.times);
   const exclusionTimes = sums(encoded.exclusions.map(([delta]) => delta));
   return {
@@ -138,7 +152,7 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
     baseline: new Date(encoded.baseline),
     realUsers: new Map(encoded.users.map((user, i) => [user, times[i]!])),
     internalUsers: new Set(encoded.internal),
-    lastRealByType: new Map(Object.entries(encoded.lastRealByType) as Array<[CountingType, number]>),
+    lastByType: new Map(encoded.lastByType),
     lastExcluded: encoded.lastExcluded && { ...encoded.lastExcluded, occurredAt: new Date(encoded.lastExcluded.occurredAt) },
     recentExclusions: encoded.exclusions.map(([, reason, count], i) => ({ at: exclusionTimes[i]!, reason: EXCLUSION_REASONS[reason]!, count })),
   };

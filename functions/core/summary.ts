@@ -1,6 +1,5 @@
 import type { ExclusionReason } from './classify.js';
 import type { MetricSettings } from './config.js';
-import type { CountingType } from './interaction.js';
 import { daysBetween, statusFor, type MetricStatus } from './metric.js';
 
 export interface SummaryInputs {
@@ -11,7 +10,8 @@ export interface SummaryInputs {
     wau: number;
     mau: number;
   };
-  lastByType: ReadonlyMap<CountingType, Date | null>;
+  /** Each type's last real interaction: every counting type, then each other type a real client sent (it does not count). */
+  lastByType: ReadonlyMap<string, { at: Date | null; counts: boolean }>;
   exclusions: {
     last: { eventId: string; interactionType: string; occurredAt: Date; reason: ExclusionReason } | null;
     countsSince: Record<ExclusionReason, number>;
@@ -32,7 +32,8 @@ const since = (at: Date | null, now: Date): Since => ({
 export interface SummaryResponse {
   generated_at: string;
   days_since_last_real_interaction: Since & { status: MetricStatus };
-  by_type: Record<string, Since>;
+  /** Counting types first, in INTERACTION_TYPES order; a type that does not count (a page view) says so. */
+  by_type: Record<string, Since & { counts: boolean }>;
   active_users: {
     dau: { value: number; target: number; window: '24h' };
     wau: { value: number; window: '7d' };
@@ -51,7 +52,7 @@ export function summaryResponse(inputs: SummaryInputs, now: Date, settings: Metr
   return {
     generated_at: now.toISOString(),
     days_since_last_real_interaction: { ...headline, status: statusFor(headline.days_since, settings) },
-    by_type: Object.fromEntries([...inputs.lastByType].map(([type, at]) => [type, since(at, now)])),
+    by_type: Object.fromEntries([...inputs.lastByType].map(([type, { at, counts }]) => [type, { ...since(at, now), counts }])),
     active_users: {
       dau: { value: pulse.dau, target: settings.dauTarget, window: '24h' },
       wau: { value: pulse.wau, window: '7d' },

@@ -1,31 +1,80 @@
 import type { AlertState } from './alerts.js';
 import type { ExclusionReason } from './classify.js';
-import type { MetricSettings } from './config.js';
+import { WEEKDAYS, type MetricSettings, type TeamSettings, type Weekday } from './config.js';
 import { DAY_MS, statusFor, type MetricStatus } from './metric.js';
 import type { Reading } from './published-figures.js';
-import { readingFacts, slackMessage, teamTime, type SlackMessage } from './slack-messages.js';
+import { readingFacts, slackMessage, teamTime, type MessageTeam, type SlackMessage } from './slack-messages.js';
 
-// South Africa has kept UTC+2 without daylight saving since 1944: Friday 09:00 SAST is Friday 07:00 UTC.
-const SAST_OFFSET_MS = 2 * 3_600_000;
-const FRIDAY = 5;
-const CHECK_IN_HOUR = 9;
-/** A late check-in (the local service was down at 09:00) still goes out the same Friday, never on another day. */
-const LATEST_HOUR = 24;
+/** When the team hears from the check-in: CHECK_IN_DAY at CHECK_IN_HOUR:00 in TEAM_TIME_ZONE. */
+export type CheckInTime = Pick<TeamSettings, 'timeZone' | 'checkIn'>;
 
-/** The most recent Friday 09:00 SAST at or before `now`: the check-in that moment is due for. */
-export function latestCheckInSlot(now: Date): Date {
-  const wall = new Date(now.getTime() + SAST_OFFSET_MS);
-  const daysBack = (wall.getUTCDay() - FRIDAY + 7) % 7;
-  let slot = Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate() - daysBack, CHECK_IN_HOUR);
-  if (slot > wall.getTime()) slot -= 7 * DAY_MS;
-  return new Date(slot - SAST_OFFSET_MS);
+const DAY_NAMES: Record<Weekday, string> = {
+  sun: 'Sunday',
+  mon: 'Monday',
+  tue: 'Tuesday',
+  wed: 'Wednesday',
+  thu: 'Thursday',
+  fri: 'Friday',
+  sat: 'Saturday',
+};
+export const dayName = (day: Weekday): string => DAY_NAMES[day];
+
+const HOUR_MS = 3_600_000;
+
+// One formatter per time zone: the wall clock there, as numbers.
+const clocks = new Map<string, Intl.DateTimeFormat>();
+function wallClock(instant: number, timeZone: string) {
+  let format = clocks.get(timeZone);
+  if (!format) {
+    const options = { timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' } as const;
+    clocks.set(timeZone, (format = new Intl.DateTimeFormat('en-US', options)));
+  }
+  const part = Object.fromEntries(format.formatToParts(instant).map((p) => [p.type, p.value]));
+  return {
+    weekday: WEEKDAYS.indexOf(part.weekday!.toLowerCase().slice(0, 3) as Weekday),
+    date: Date.UTC(Number(part.year), Number(part.month) - 1, Number(part.day)),
+    hour: Number(part.hour),
+    minute: Number(part.minute),
+  };
 }
 
-/** The slot to post now, or null: already posted, or that Friday is over. */
-export function dueCheckIn(now: Date, lastPostedSlot: Date | null): Date | null {
-  const slot = latestCheckInSlot(now);
+/**
+ * The first instant whose wall clock in `timeZone` reads `hour`:00 on the UTC-encoded `date`, or null when that hour does not
+ * exist there (the hour daylight saving skips). The offsets a day either side cover both sides of any change.
+ */
+function instantAt(date: number, hour: number, timeZone: string): number | null {
+  const wall = date + hour * HOUR_MS;
+  const offsets = new Set([-DAY_MS, 0, DAY_MS].map((shift) => {
+    const clock = wallClock(wall + shift, timeZone);
+    return clock.date + clock.hour * HOUR_MS + clock.minute * 60_000 - Math.floor((wall + shift) / 60_000) * 60_000;
+  }));
+  const fits = [...offsets].map((offset) => wall - offset).filter((instant) => {
+    const clock = wallClock(instant, timeZone);
+    return clock.date === date && clock.hour === hour && clock.minute === 0;
+  });
+  return fits.length === 0 ? null : Math.min(...fits);
+}
+
+/**
+ * The most recent check-in time (CHECK_IN_DAY at CHECK_IN_HOUR:00, in the team's zone) at or before `now`: the check-in
+ * that moment is due for. In a week whose check-in hour daylight saving skips there is none, as EventBridge Scheduler
+ * skips it (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#daylist-savings-time): the week before's.
+ */
+export function latestCheckInSlot(now: Date, time: CheckInTime): Date {
+  const wall = wallClock(now.getTime(), time.timeZone);
+  const day = WEEKDAYS.indexOf(time.checkIn.day);
+  const daysBack = (wall.weekday - day + 7) % 7;
+  for (let back = daysBack; ; back += 7) {
+    const slot = instantAt(wall.date - back * DAY_MS, time.checkIn.hour, time.timeZone);
+    if (slot !== null && slot <= now.getTime()) return new Date(slot);
+  }
+}
+
+/** The slot to post now, or null: already posted, or its day is over (a late check-in never goes out on another day). */
+export function dueCheckIn(now: Date, lastPostedSlot: Date | null, time: CheckInTime): Date | null {
+  const slot = latestCheckInSlot(now, time);
   if (lastPostedSlot !== null && lastPostedSlot.getTime() >= slot.getTime()) return null;
-  if (now.getTime() >= slot.getTime() + (LATEST_HOUR - CHECK_IN_HOUR) * 3_600_000) return null;
+  if (now.getTime() >= slot.getTime() + (24 - time.checkIn.hour) * HOUR_MS) return null;
   return slot;
 }
 
@@ -94,22 +143,29 @@ export function snapshotOf(figures: Pick<CheckInFigures, 'slot' | 'reading' | 'n
 
 const change = (before: number | string, after: number | string) => (before === after ? `${after} (unchanged)` : `${before} → ${after}`);
 
-/** The Friday check-in the seed asks for, without anyone running curl. */
-export function checkInMessage(figures: CheckInFigures, settings: MetricSettings, dashboardUrl: string | null): SlackMessage {
+/** The weekly check-in the seed asks for (on Fridays, unless CHECK_IN_DAY says otherwise), without anyone running curl. */
+export function checkInMessage(
+  figures: CheckInFigures,
+  settings: MetricSettings & { team: MessageTeam & Pick<TeamSettings, 'checkIn'> },
+  dashboardUrl: string | null,
+): SlackMessage {
   const { reading, previous } = figures;
+  const { team } = settings;
+  const day = dayName(team.checkIn.day);
+  const at = (date: Date) => teamTime(date, team.timeZone);
   const status = checkInStatus(reading, settings);
   const noUsers = reading.lastRealInteractionAt === null;
-  const headline = `📅 Friday check-in: days since last real user interaction = ${reading.days.toFixed(2)}${noUsers ? ' since the baseline, no real user yet' : ''} (${STATUS_LABEL[status]})`;
+  const headline = `📅 ${day} check-in: days since last real user interaction = ${reading.days.toFixed(2)}${noUsers ? ' since the baseline, no real user yet' : ''} (${STATUS_LABEL[status]})`;
   const excluded = figures.lastExcluded;
   const lines = [
     `→ DAU ${reading.dau} (target ${settings.dauTarget}) · MAU ${reading.mau} (target ${settings.mauTarget})`,
     `→ New real users this week: ${figures.newRealUsers.thisWeek} (last week: ${figures.newRealUsers.lastWeek})`,
     excluded === null
       ? '→ Last excluded interaction: none'
-      : `→ Last excluded interaction: ${excluded.interactionType} from ${REASON_WORDS[excluded.reason]}, ${teamTime(excluded.occurredAt)}`,
+      : `→ Last excluded interaction: ${excluded.interactionType} from ${REASON_WORDS[excluded.reason]}, ${at(excluded.occurredAt)}`,
     previous === null
-      ? '→ Since last Friday: this is the first check-in, nothing to compare yet'
-      : `→ Since last Friday: ${[
+      ? `→ Since last ${day}: this is the first check-in, nothing to compare yet`
+      : `→ Since last ${day}: ${[
           `days ${change(previous.days.toFixed(2), reading.days.toFixed(2))}`,
           `status ${change(STATUS_LABEL[previous.status], STATUS_LABEL[status])}`,
           `DAU ${change(previous.dau, reading.dau)}`,
@@ -117,8 +173,8 @@ export function checkInMessage(figures: CheckInFigures, settings: MetricSettings
           `total real users ${change(previous.totalRealUsers, reading.totalRealUsers)}`,
         ].join(' · ')}`,
     figures.announcements.length === 0
-      ? '→ Alerts since last Friday: none'
-      : `→ Alerts since last Friday: ${figures.announcements.map((a) => `${STATE_LABEL[a.state]} ${teamTime(a.at)}`).join(', ')}`,
+      ? `→ Alerts since last ${day}: none`
+      : `→ Alerts since last ${day}: ${figures.announcements.map((a) => `${STATE_LABEL[a.state]} ${at(a.at)}`).join(', ')}`,
   ];
-  return slackMessage(headline, lines, readingFacts(reading), dashboardUrl);
+  return slackMessage(headline, lines, readingFacts(reading, team.timeZone), { team, dashboardUrl });
 }

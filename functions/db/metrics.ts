@@ -1,21 +1,30 @@
 import type { ExclusionReason, InternalUsers } from '../core/classify.js';
-import { noExclusions, type Exclusions } from '../core/current-figures.js';
+import { noExclusions, type Exclusions, type LastOfType } from '../core/current-figures.js';
 import type { ExcludedInteraction } from '../core/snapshot.js';
-import type { CountingType } from '../core/interaction.js';
 import { daysBefore, type Headline } from '../core/metric.js';
 import { epochMs, json, readEpochMs, readNumber, type Database, type SqlParams } from './port.js';
 
-// A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user internal later removes their whole history.
+// A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user
+// internal later removes their whole history. An internal email domain covers its subdomains: per configured domain, one
+// lookup of the domain itself and one range of user_email_domains_reversed for everything under it (see
+// sql/functions/has_internal_email_domain.sql, which asks the same of one user).
 export const INTERNAL_USERS = `internal_users AS (
   SELECT user_id FROM users WHERE marked_internal
   UNION
-  -- OFFSET 0 keeps this a lookup per configured domain instead of a join the planner may turn into a scan.
+  -- OFFSET 0 keeps each a lookup per configured domain instead of a join the planner may turn into a scan.
   SELECT d.user_id FROM jsonb_array_elements_text(:internal_email_domains::jsonb) AS domains(domain)
   CROSS JOIN LATERAL (
     SELECT user_id FROM user_email_domains WHERE email_domain = domains.domain OFFSET 0
   ) d
   UNION
-  SELECT id::uuid FROM jsonb_array_elements_text(:internal_user_ids::jsonb) AS ids(id)
+  SELECT d.user_id FROM jsonb_array_elements_text(:internal_email_domains::jsonb) AS domains(domain)
+  CROSS JOIN LATERAL (
+    SELECT user_id FROM user_email_domains
+    WHERE reverse(email_domain) >= reverse(domains.domain) || '.' AND reverse(email_domain) < reverse(domains.domain) || '/'
+    OFFSET 0
+  ) d
+  UNION
+  SELECT id FROM jsonb_array_elements_text(:internal_user_ids::jsonb) AS ids(id)
 )`;
 
 export function internalParams(internal: InternalUsers): SqlParams {
@@ -78,25 +87,67 @@ export async function readPulse(db: Database, internal: InternalUsers, now: Date
   };
 }
 
+// Every counting type in the configured order, then every other type a real client sent (a page view; a type that counted
+// before INTERACTION_TYPES changed), each with the last real interaction of a non-internal user. The other types are
+// found by a skip scan of interactions_not_engagement_type, one index descent per type, never by reading history; listed
+// in byte order, as functions/core/current-figures.ts lists them.
 const READ_LAST_BY_TYPE = `
-WITH ${INTERNAL_USERS}
-SELECT t.interaction_type,
+WITH RECURSIVE ${INTERNAL_USERS},
+not_counted(interaction_type) AS (
+  (SELECT interaction_type FROM interactions WHERE exclusion_reason = 'not_engagement' ORDER BY interaction_type LIMIT 1)
+  UNION ALL
+  SELECT (SELECT i.interaction_type FROM interactions i
+          WHERE i.exclusion_reason = 'not_engagement' AND i.interaction_type > n.interaction_type
+          ORDER BY i.interaction_type LIMIT 1)
+  FROM not_counted n WHERE n.interaction_type IS NOT NULL
+),
+counting AS (
+  SELECT t.interaction_type, t.ordinal FROM jsonb_array_elements_text(:types::jsonb) WITH ORDINALITY AS t(interaction_type, ordinal)
+),
+listed AS (
+  SELECT interaction_type, true AS counts, ordinal FROM counting
+  UNION ALL
+  SELECT interaction_type, false, NULL FROM (
+    SELECT interaction_type FROM not_counted WHERE interaction_type IS NOT NULL
+    UNION
+    SELECT interaction_type FROM real_user_type_counts GROUP BY interaction_type HAVING sum(users) > 0
+  ) o WHERE o.interaction_type NOT IN (SELECT interaction_type FROM counting)
+)
+SELECT l.interaction_type, l.counts,
   ${epochMs(`(SELECT a.last_at FROM real_user_activity a
-   WHERE a.interaction_type = t.interaction_type AND a.user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY a.last_at DESC LIMIT 1)`)} AS last_at
-FROM jsonb_array_elements_text(:types::jsonb) AS t(interaction_type)`;
+   WHERE a.interaction_type = l.interaction_type AND a.user_id NOT IN (SELECT user_id FROM internal_users)
+   ORDER BY a.last_at DESC LIMIT 1)`)} AS last_at,
+  ${epochMs(`CASE WHEN NOT l.counts THEN
+    (SELECT i.occurred_at FROM interactions i
+     WHERE i.exclusion_reason = 'not_engagement' AND i.interaction_type = l.interaction_type
+       AND i.user_id NOT IN (SELECT user_id FROM internal_users)
+     ORDER BY i.occurred_at DESC LIMIT 1)
+  END`)} AS last_not_counted_at
+FROM listed l
+ORDER BY l.counts DESC, l.ordinal, l.interaction_type COLLATE "C"`;
 
-/** When a real user last did each kind of thing. */
+const later = (a: Date | null, b: Date | null): Date | null => (a === null || (b !== null && b > a) ? b : a);
+
+/**
+ * When a real user last did each kind of thing: every counting type (in the given order), then each type that does not
+ * count, with the last time a user who is not internal sent it from a real client (not test traffic, not a script).
+ */
 export async function readLastRealByType(
   db: Database,
   internal: InternalUsers,
-  types: readonly CountingType[],
-): Promise<Map<CountingType, Date | null>> {
-  const rows = await db.query(READ_LAST_BY_TYPE, { ...internalParams(internal), types: json(types) });
-  return new Map(rows.map((row) => [row.interaction_type as CountingType, readEpochMs(row.last_at)]));
+  countingTypes: Iterable<string>,
+): Promise<Map<string, LastOfType>> {
+  const rows = await db.query(READ_LAST_BY_TYPE, { ...internalParams(internal), types: json([...countingTypes]) });
+  return new Map(
+    rows.map((row) => {
+      const counts = row.counts === true;
+      const at = readEpochMs(row.last_at);
+      return [String(row.interaction_type), { at: counts ? at : later(at, readEpochMs(row.last_not_counted_at)), counts }];
+    }),
+  );
 }
 
-export type { ExcludedInteraction, Exclusions };
+export type { ExcludedInteraction, Exclusions, LastOfType };
 
 // The last interaction that did not count (a stored exclusion, or any interaction of an internal user), as a CTE named
 // last_excluded. Ties broken by event_id in byte order, as functions/core/current-figures.ts breaks them.

@@ -9,7 +9,7 @@ import {
   type MilestoneProgress,
 } from '../core/milestones.js';
 import { INTERNAL_USERS, internalParams } from './metrics.js';
-import { epochMs, json, readEpochMs, readNumber, uuid, type Database } from './port.js';
+import { epochMs, json, readEpochMs, readNumber, type Database } from './port.js';
 
 // Each measure now, and for each milestone the moment its target-th user arrived: the N-th smallest
 // first_real_at (or first payment) is N steps down an index. For the 30-day measure that moment is only a
@@ -53,13 +53,11 @@ ORDER BY w.ordinal`;
 const READ_ACTIVE_DAYS = `
 WITH ${INTERNAL_USERS}
 SELECT to_char(a.day, 'YYYY-MM-DD') AS day, a.user_id::text AS user_id FROM daily_real_activity a
-WHERE (a.day, a.user_id) > (:after_day::date, :after_user::uuid)
+WHERE (a.day, a.user_id) > (:after_day::date, :after_user::text)
   AND a.user_id NOT IN (SELECT user_id FROM internal_users)
 ORDER BY a.day, a.user_id
 LIMIT :limit`;
 
-/** Sorts after every user id: a cursor at (day, this) starts at the next day. */
-const LAST_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 /** The most (day, user) pairs one read brings back. */
 export const ACTIVE_DAYS_PAGE = 5000;
 
@@ -77,14 +75,15 @@ export async function readFirstDaysReachingActive(
   pageSize = ACTIVE_DAYS_PAGE,
 ): Promise<(string | null)[]> {
   const counters = targets.map((target) => new RollingActiveUsers(target));
-  let after = { day: utcDay(new Date(Date.parse(`${fromDay}T00:00:00Z`) - DAY_MS)), user: LAST_UUID };
+  // Before every user of fromDay: a user id is never empty.
+  let after = { day: fromDay, user: '' };
   // A busy product reaches its targets within the first few rows: start small, read more each time.
   let limit = Math.min(pageSize, Math.max(100, 2 * Math.max(...targets)));
   for (;;) {
     const rows = await db.query<{ day: string; user_id: string }>(READ_ACTIVE_DAYS, {
       ...internalParams(internal),
       after_day: after.day,
-      after_user: uuid(after.user),
+      after_user: after.user,
       limit,
     });
     for (const row of rows) for (const counter of counters) counter.add(row.day, row.user_id);

@@ -1,5 +1,4 @@
 import type { ExclusionReason, InternalUsers } from '../core/classify.js';
-import { COUNTING_TYPES, type CountingType } from '../core/interaction-types.js';
 import { DAY_MS } from '../core/metric.js';
 import {
   CLOCK_MARGIN_MS,
@@ -19,7 +18,7 @@ import {
   readLastRealByType,
   RECENT_EXCLUDED,
 } from './metrics.js';
-import { epochMs, readEpochMs, readNumber, uuid, type Database, type SqlParams } from './port.js';
+import { epochMs, readEpochMs, readNumber, type Database, type SqlParams } from './port.js';
 
 /**
  * Rows per page. The Data API answers at most 1 MiB and 64 KB a row: one row per user (or per exclusion) stays a few
@@ -27,18 +26,20 @@ import { epochMs, readEpochMs, readNumber, uuid, type Database, type SqlParams }
  */
 export const SNAPSHOT_PAGE_ROWS = 4_000;
 
-// The real users who are not internal, and the internal ones, in user_id order after a cursor: primary-key walks.
+// The real users who are not internal, and the internal ones, in user_id order after a cursor (text in byte order, "C",
+// from ''; no id is empty): a primary-key walk of real_users, whose user_id is text COLLATE "C".
 const READ_REAL_USERS = `
 WITH ${INTERNAL_USERS}
-SELECT r.user_id::text AS user_id, ${epochMs('r.last_real_at')} AS last_real_at FROM real_users r
-WHERE (:first OR r.user_id > :after::uuid) AND r.user_id NOT IN (SELECT user_id FROM internal_users)
+SELECT r.user_id, ${epochMs('r.last_real_at')} AS last_real_at FROM real_users r
+WHERE r.user_id > :after AND r.user_id NOT IN (SELECT user_id FROM internal_users)
 ORDER BY r.user_id LIMIT :limit`;
 
+// internal_users mixes stored ids with configured ones (INTERNAL_USER_IDS): the collation is named, not inherited.
 const READ_INTERNAL_USERS = `
 WITH ${INTERNAL_USERS}
-SELECT user_id::text AS user_id FROM internal_users
-WHERE (:first OR user_id > :after::uuid)
-ORDER BY user_id LIMIT :limit`;
+SELECT user_id FROM internal_users
+WHERE user_id COLLATE "C" > :after
+ORDER BY user_id COLLATE "C" LIMIT :limit`;
 
 // How many real users are not internal (the kept counters less the internal ones), and how many are internal.
 const READ_SIZES = `
@@ -76,13 +77,12 @@ async function readPages<T extends Record<string, unknown>>(
   }
 }
 
-const userCursor = (after: { user_id: unknown } | null): SqlParams => ({
-  first: after === null,
-  after: uuid(after === null ? '00000000-0000-0000-0000-000000000000' : String(after.user_id)),
-});
+const userCursor = (after: { user_id: unknown } | null): SqlParams => ({ after: after === null ? '' : String(after.user_id) });
 
 export interface SnapshotContext {
   internal: InternalUsers;
+  /** INTERACTION_TYPES, in order: the fingerprint holds them. */
+  countingTypes: ReadonlySet<string>;
   fingerprint: string;
   baseline: Date;
 }
@@ -120,7 +120,7 @@ export async function takeSnapshot(db: Database, context: SnapshotContext, now: 
     );
     if (real === null || internalUsers === null || exclusions === null) return null;
     // One statement at a time: a transaction runs one query at once (the Data API refuses a second).
-    const lastByType = await readLastRealByType(tx, context.internal, COUNTING_TYPES);
+    const lastByType = await readLastRealByType(tx, context.internal, context.countingTypes);
     const [last] = await tx.query(READ_LAST_EXCLUDED, internal);
     return {
       takenAt: now,
@@ -128,9 +128,7 @@ export async function takeSnapshot(db: Database, context: SnapshotContext, now: 
       baseline: context.baseline,
       realUsers: new Map(real.map((row) => [row.user_id, readEpochMs(row.last_real_at)!.getTime()])),
       internalUsers: new Set(internalUsers.map((row) => row.user_id)),
-      lastRealByType: new Map(
-        [...lastByType].flatMap(([type, at]): Array<[CountingType, number]> => (at === null ? [] : [[type, at.getTime()]])),
-      ),
+      lastByType: new Map([...lastByType].map(([type, { at }]) => [type, at === null ? null : at.getTime()])),
       lastExcluded: last ? excludedInteractionOf(last) : null,
       recentExclusions: exclusions.map(
         (row): ExclusionGroup => ({ at: readEpochMs(row.occurred_at)!.getTime(), reason: row.reason as ExclusionReason, count: readNumber(row.interactions) }),

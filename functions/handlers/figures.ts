@@ -1,7 +1,6 @@
 import type { BufferedInteraction } from '../core/buffer.js';
 import type { Config } from '../core/config.js';
 import { currentFigures, type CurrentFigures } from '../core/current-figures.js';
-import { COUNTING_TYPES } from '../core/interaction-types.js';
 import { daysBefore, type Headline } from '../core/metric.js';
 import { readingOf, type Reading } from '../core/published-figures.js';
 import { configFingerprint, type SnapshotRecord, type SnapshotStore } from '../core/snapshot.js';
@@ -39,13 +38,13 @@ const nothingWaits: BufferState = { waiting: 0, oldestReceivedAt: null };
 /** Every figure read from the database as it is now. */
 export async function readDatabaseFigures(
   db: Database,
-  config: Pick<Config, 'internal'>,
+  config: Pick<Config, 'internal' | 'countingTypes'>,
   baseline: (now: Date) => Promise<Date>,
   now: Date,
 ): Promise<CurrentFigures> {
   const [pulse, lastByType, exclusions, start] = await Promise.all([
     readPulse(db, config.internal, now),
-    readLastRealByType(db, config.internal, COUNTING_TYPES),
+    readLastRealByType(db, config.internal, config.countingTypes),
     readExclusions(db, config.internal, daysBefore(now, 7)),
     baseline(now),
   ]);
@@ -72,14 +71,15 @@ export interface BufferedFiguresDeps extends Pick<ServiceDeps, 'db' | 'config' |
 
 /**
  * The snapshot plus the buffer, by the rules of functions/core/current-figures.ts. When they cannot give the exact figures
- * (no snapshot, another configuration, someone newly internal, more users than a snapshot keeps), it folds first and
+ * (no snapshot, another configuration, someone newly internal, more users than a snapshot keeps, a user being forgotten or
+ * un-marked), it folds first and
  * reads the new snapshot, or Aurora itself.
  */
 export function bufferedFigures(deps: BufferedFiguresDeps): FigureSource {
   const fingerprint = configFingerprint(deps.config);
   async function current(now: Date): Promise<FiguresNow> {
     const [record, pending] = await Promise.all([deps.snapshots.read(), deps.pending()]);
-    const combined = currentFigures(record, pending, deps.config.internal, fingerprint, now);
+    const combined = currentFigures(record, pending, deps.config, fingerprint, now);
     if (combined.kind === 'exact') {
       const waiting = pending.filter((item) => !record!.folded.has(item.event_id));
       const oldestReceivedAt = waiting.length === 0 ? null : Math.min(...waiting.map((item) => item.receivedAt));
@@ -87,7 +87,7 @@ export function bufferedFigures(deps: BufferedFiguresDeps): FigureSource {
     }
     deps.log.info('folding the buffer before reading', { why: combined.why, waiting: pending.length });
     const saved = await deps.fold();
-    const after = currentFigures(saved, [], deps.config.internal, fingerprint, now);
+    const after = currentFigures(saved, [], deps.config, fingerprint, now);
     const figures = after.kind === 'exact' ? after.figures : await readDatabaseFigures(deps.db, deps.config, deps.baseline, now);
     return { figures, buffer: nothingWaits };
   }

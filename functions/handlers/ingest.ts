@@ -55,7 +55,9 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
 
   async function store(inputs: InteractionInput[], idempotencyKey: string | undefined, batch: boolean) {
     const now = deps.now();
-    const toStoreList = inputs.map((input, index) => toStore(input, now, deps.newEventId, { idempotencyKey, ...(batch ? { index } : {}) }));
+    const toStoreList = inputs.map((input, index) =>
+      toStore(input, now, deps.newEventId, deps.config, { idempotencyKey, ...(batch ? { index } : {}) }),
+    );
     return verdicts(toStoreList, await accept!(toStoreList, now), deps.config.internal);
   }
 

@@ -5,10 +5,10 @@ import { summaryResponse } from '../core/summary.js';
 import { baselineOf } from '../db/alerts.js';
 import { readDailyHistory } from '../db/history.js';
 import { readMilestoneProgress } from '../db/milestones.js';
-import { databaseFigures, type FigureSource } from './figures.js';
-import { errorResult, invalid, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
-import { methodNotAllowed } from './routes.js';
 import { awsFigures } from './aws-folding.js';
+import { databaseFigures, type FigureSource } from './figures.js';
+import { invalid, type ApiEvent, type ApiHandler } from './http.js';
+import { familyHandler } from './routes.js';
 import { lazyAwsDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
 
@@ -46,18 +46,7 @@ export function createMetricsHandler(deps: MetricsDeps): ApiHandler {
       return historyResponse(window, totals, lastRealBefore, now);
     },
   };
-
-  return async (event) => {
-    try {
-      const route = routes[event.path];
-      if (!route) throw new RequestError(404, 'not_found', `no route for ${event.path}`);
-      const refusal = methodNotAllowed(event.httpMethod, event.path);
-      if (refusal) return refusal;
-      return jsonResult(200, await route(event));
-    } catch (error) {
-      return errorResult(error, deps.log);
-    }
-  };
+  return familyHandler(routes, deps.log);
 }
 
 export const handler = lazyAwsDeps((deps) => createMetricsHandler({ ...deps, figures: awsFigures(deps).figures }));

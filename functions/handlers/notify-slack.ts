@@ -98,7 +98,7 @@ export function createNotifySlackHandler(deps: AlertingDeps, roles: ReadonlyMap<
       }
       const role = roleOf(alarm, roles);
       if (role === 'operations') {
-        const outcome = await deps.slack(operationsMessage(alarm, deps.dashboardUrl));
+        const outcome = await deps.slack(operationsMessage(alarm, { team: deps.config.team, dashboardUrl: deps.dashboardUrl }));
         deps.log.info('operations alarm', { alarmName: alarm.alarmName, newState: alarm.newState, outcome });
         continue;
       }

@@ -1,4 +1,4 @@
-import { jsonResult, type ApiResult } from './http.js';
+import { errorResult, jsonResult, RequestError, type ApiEvent, type ApiHandler, type ApiResult, type ErrorLog } from './http.js';
 
 /** Every route of the API and the Lambda (route family) that answers it: read by the local server, the stack and the OpenAPI document. */
 export const ROUTES = [
@@ -8,6 +8,8 @@ export const ROUTES = [
   { method: 'GET', path: '/metrics/summary', family: 'metrics' },
   { method: 'GET', path: '/metrics/milestones', family: 'metrics' },
   { method: 'GET', path: '/metrics/history', family: 'metrics' },
+  { method: 'DELETE', path: '/users', family: 'users' },
+  { method: 'DELETE', path: '/internal-users', family: 'users' },
   { method: 'GET', path: '/healthz', family: 'health' },
 ] as const;
 
@@ -23,4 +25,20 @@ export function methodNotAllowed(method: string, path: string): ApiResult | null
   if (allowed.length === 0 || allowed.includes(method)) return null;
   const allow = allowed.join(', ');
   return jsonResult(405, { error: 'method_not_allowed', message: `${method} is not allowed here: use ${allow}` }, { allow });
+}
+
+/**
+ * A route family's Lambda from its routes by path: 404 for a path it does not serve, 405 for a wrong method, otherwise the
+ * route's answer as 200 JSON; a thrown error becomes its answer through errorResult.
+ */
+export function familyHandler(routes: Readonly<Record<string, (event: ApiEvent) => Promise<unknown>>>, log: ErrorLog): ApiHandler {
+  return async (event) => {
+    try {
+      const route = routes[event.path];
+      if (!route) throw new RequestError(404, 'not_found', `no route for ${event.path}`);
+      return methodNotAllowed(event.httpMethod, event.path) ?? jsonResult(200, await route(event));
+    } catch (error) {
+      return errorResult(error, log);
+    }
+  };
 }

@@ -38,13 +38,13 @@ export async function checkInFigures(deps: AlertingDeps, slot: Date, now: Date):
 }
 
 /**
- * Posts the check-in for the Friday 09:00 SAST at or before now, once: the slot is claimed (one run at a
+ * Posts the check-in for the check-in time (Friday 09:00 in the team's time zone unless configured) at or before now, once: the slot is claimed (one run at a
  * time) before posting and marked after, so neither a retried nor a duplicated schedule posts twice, and a
  * failed post is retried with fresh figures.
  */
 export async function postWeeklyCheckIn(
   deps: AlertingDeps,
-  slot = latestCheckInSlot(new Date(deps.now().getTime() + EARLY_FIRE_MS)),
+  slot = latestCheckInSlot(new Date(deps.now().getTime() + EARLY_FIRE_MS), deps.config.team),
 ): Promise<CheckInOutcome> {
   const now = deps.now();
   const figures = await checkInFigures(deps, slot, now);
@@ -65,7 +65,7 @@ export async function postWeeklyCheckIn(
   return outcome;
 }
 
-/** (adapter) Friday schedule --> the week's figures --> Slack. */
+/** (adapter) weekly schedule --> the week's figures --> Slack. */
 export function createWeeklyReportHandler(deps: AlertingDeps): () => Promise<CheckInOutcome> {
   return async () => {
     const outcome = await postWeeklyCheckIn(deps);

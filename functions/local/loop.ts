@@ -89,7 +89,8 @@ export function localFigures(deps: Pick<ServiceDeps, 'db' | 'config' | 'log' | '
   const fold = () =>
     snapshots.refresh(async () => {
       const now = deps.now();
-      const snapshot = await takeSnapshot(deps.db, { internal: deps.config.internal, fingerprint, baseline: await baseline(now) }, now);
+      const { internal, countingTypes } = deps.config;
+      const snapshot = await takeSnapshot(deps.db, { internal, countingTypes, fingerprint, baseline: await baseline(now) }, now);
       return { takenAt: now, fingerprint, snapshot, folded: new Set<string>() };
     });
   // Nothing waits to be folded before a read of the database: the local ingest recorded it already.
@@ -120,8 +121,8 @@ const nameOf = (error: unknown) => (error as Error)?.name ?? typeof error;
 
 /**
  * The local stand-in for the 5-minute schedule and the alarms: every interval it reads the number, logs
- * each figure, and tells Slack about each change of state with the same rule and words as AWS; on
- * Fridays at 09:00 SAST it posts the check-in.
+ * each figure, and tells Slack about each change of state with the same rule and words as AWS; at the
+ * check-in time (CHECK_IN_DAY, CHECK_IN_HOUR in TEAM_TIME_ZONE) it posts the check-in.
  */
 export function createPublisherLoop(deps: LoopDeps, intervalMs: number, print: Print): PublisherLoop {
   const startedAt = deps.now();
@@ -165,7 +166,7 @@ export function createPublisherLoop(deps: LoopDeps, intervalMs: number, print: P
 
   async function checkIn(now: Date): Promise<string | null> {
     lastPostedSlot ??= await readLastPostedSlot(deps.db);
-    const slot = dueCheckIn(now, lastPostedSlot);
+    const slot = dueCheckIn(now, lastPostedSlot, deps.config.team);
     if (slot === null || checkInTried === slot.getTime()) return null;
     checkInTried = slot.getTime();
     try {

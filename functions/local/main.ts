@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/config.js';
+import { dayName } from '../core/weekly-report.js';
 import { DataDirInUseError } from './data-dir-lock.js';
 import { loadLoopSettings } from './loop.js';
 import { startLocalService, type LocalService } from './service.js';
@@ -33,18 +34,22 @@ try {
   if (stopping) await new Promise<never>(() => {});
   const list = (values: Iterable<string>) => [...values].join(', ') || '(none)';
   const loop = loadLoopSettings(process.env);
+  const { team } = config;
   console.log(`days-since is listening on ${service.url}
+  product:         ${team.productName ?? '(unnamed: set PRODUCT_NAME)'}; times in ${team.timeZone} (TEAM_TIME_ZONE)
   status page:     ${service.url}/
   data:            ${service.database}
   api key:         ${settings.apiKey ? 'required (x-api-key)' : 'not required (set API_KEY to require one)'}
+  counting types:  ${list(config.countingTypes)} (INTERACTION_TYPES)
   status bands:    active < ${config.warningDays} day, warning < ${config.criticalDays} days, critical >= ${config.criticalDays} days
-  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES)
+  targets:         DAU ${config.dauTarget}, MAU ${config.mauTarget}; ${config.milestones.length} milestones (MILESTONES_FILE)
   internal users:  ${list(config.internal.userIds)}
-  internal emails: ${list(config.internal.emailDomains)}
+  internal emails: ${list(config.internal.emailDomains)} (and their subdomains)
   publisher loop:  ${loop.intervalMs > 0 ? `every ${loop.intervalMs / 1000} s (PUBLISH_INTERVAL_SECONDS)` : 'off (PUBLISH_INTERVAL_SECONDS=0)'}
+  check-in:        ${dayName(team.checkIn.day)}s at ${String(team.checkIn.hour).padStart(2, '0')}:00 ${team.timeZone} (CHECK_IN_DAY, CHECK_IN_HOUR)
   slack:           ${loop.slackWebhookUrl ? 'connected (SLACK_WEBHOOK_URL)' : 'not connected: alerts print here (set SLACK_WEBHOOK_URL to post them)'}
 
-Try: curl -s ${service.url}/metrics/days-since-last-interaction | jq .`);
+Try: curl -s ${service.url}/metrics/days-since-last-interaction`);
 } catch (error) {
   if (error instanceof DataDirInUseError) {
     console.error(error.message);

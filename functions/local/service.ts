@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigError, loadConfig, numberFromEnv, type Config } from '../core/config.js';
@@ -10,6 +11,7 @@ import { jsonResult } from '../handlers/http.js';
 import { createIngestHandler, recordAtOnce } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { ROUTES } from '../handlers/routes.js';
+import { changeAtOnce, createUsersHandler } from '../handlers/users.js';
 import type { ServiceDeps } from '../handlers/service.js';
 import { openLocalDatabase } from './database.js';
 import { loadLoopSettings, localAlertingDeps, startPublisherLoop, type Print, type PublisherLoop } from './loop.js';
@@ -69,7 +71,8 @@ export async function startLocalService(
   env: Env,
   { print = console.log, ...overrides }: Partial<Pick<ServiceDeps, 'now' | 'log'>> & { print?: Print } = {},
 ): Promise<LocalService> {
-  const config = loadConfig(env);
+  // MILESTONES_FILE is read here, once, as every other setting is.
+  const config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
   const settings = loadLocalSettings(env);
   const loopSettings = loadLoopSettings(env);
   // PGlite's folder is locked inside: its close() releases the lock.
@@ -86,10 +89,15 @@ export async function startLocalService(
   // The publisher's snapshot: out of date as soon as the local ingest records something.
   const snapshots = memorySnapshotStore();
   const server = createLocalServer({
-    handlers: { ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }), metrics: createMetricsHandler(deps), health },
+    handlers: {
+      ingest: createIngestHandler({ ...deps, accept: recordAtOnce(deps, () => snapshots.invalidate()) }),
+      metrics: createMetricsHandler(deps),
+      users: createUsersHandler({ ...deps, changes: changeAtOnce(deps.db, () => snapshots.invalidate()) }),
+      health,
+    },
     apiKey: settings.apiKey,
     localPages: {
-      ...statusPages({ ...config, apiKeyRequired: settings.apiKey !== undefined }),
+      ...statusPages({ ...config, team: config.team, apiKeyRequired: settings.apiKey !== undefined }),
       '/openapi.json': async () => jsonResult(200, openApiDocument(ROUTES)),
     },
   });

@@ -5,7 +5,8 @@
 --
 -- Each row answers for one interaction of the batch, in its order: whether it was recorded (false: a duplicate
 -- event_id, answered with the original's verdict), and whether its user was already known to be internal (marked,
--- or with one of internal_email_domains, a JSON array) before this statement; NULL when the user was not known.
+-- or with an email domain under one of internal_email_domains, a JSON array: has_internal_email_domain) before this
+-- statement; NULL when the user was not known.
 --
 -- Many writers at once (Aurora runs a Lambda per request):
 -- - Row locks are taken table by table in one order (interactions, users, user_email_domains, real_users,
@@ -25,7 +26,7 @@ CREATE FUNCTION record_interactions(batch jsonb, internal_email_domains jsonb)
 RETURNS TABLE (
     ordinal          bigint,
     recorded         boolean,
-    user_id          uuid,
+    user_id          text,
     exclusion_reason text,
     marked_internal  boolean,
     email_domain     text,
@@ -41,7 +42,7 @@ BEGIN
     SELECT r.*, e.ordinal
     FROM jsonb_array_elements(batch) WITH ORDINALITY AS e(item, ordinal)
     CROSS JOIN LATERAL jsonb_to_record(e.item) AS r(
-      event_id text, user_id uuid, interaction_type text, occurred_at timestamptz, exclusion_reason text,
+      event_id text, user_id text, interaction_type text, occurred_at timestamptz, exclusion_reason text,
       marked_internal boolean, email_domain text, user_agent text, ip text, metadata jsonb)
   ),
   first_copy AS (
@@ -62,13 +63,8 @@ BEGIN
     SELECT g.user_id, p.first_seen_at, p.marked_internal, p.internal
     FROM (SELECT DISTINCT user_id FROM input) g
     LEFT JOIN LATERAL (
-      SELECT p.first_seen_at, p.marked_internal, p.marked_internal OR EXISTS (
-        -- One primary-key probe of user_email_domains per configured domain: a user's thousand domains are never read.
-        SELECT 1 FROM jsonb_array_elements_text(record_interactions.internal_email_domains) AS d(domain)
-        CROSS JOIN LATERAL (
-          SELECT 1 FROM user_email_domains k WHERE k.email_domain = d.domain AND k.user_id = p.user_id LIMIT 1
-        ) hit
-      ) AS internal
+      SELECT p.first_seen_at, p.marked_internal,
+             p.marked_internal OR has_internal_email_domain(p.user_id, record_interactions.internal_email_domains) AS internal
       FROM users p WHERE p.user_id = g.user_id LIMIT 1
     ) p ON true
   ),
@@ -190,12 +186,7 @@ BEGIN
   LEFT JOIN batch_users b ON b.user_id = coalesce(e.user_id, f.user_id)
   -- A duplicate whose original names a user this batch does not: read that user as the batch's users were read.
   LEFT JOIN LATERAL (
-    SELECT p.marked_internal OR EXISTS (
-      SELECT 1 FROM jsonb_array_elements_text(record_interactions.internal_email_domains) AS d(domain)
-      CROSS JOIN LATERAL (
-        SELECT 1 FROM user_email_domains k WHERE k.email_domain = d.domain AND k.user_id = p.user_id LIMIT 1
-      ) hit
-    ) AS internal
+    SELECT p.marked_internal OR has_internal_email_domain(p.user_id, record_interactions.internal_email_domains) AS internal
     FROM users p WHERE b.user_id IS NULL AND p.user_id = e.user_id LIMIT 1
   ) u ON true
   ORDER BY i.ordinal;

@@ -3,6 +3,7 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../functions/core/config.js';
 import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/alerting.js';
 import { InteractionBufferTable } from '../../lib/buffer.js';
@@ -12,6 +13,8 @@ import { SnapshotStore } from '../../lib/snapshot-store.js';
 
 const METRIC_ENVIRONMENT = { WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '2026-02-01' };
 const THRESHOLDS = { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 };
+// SN1MA's team, as its example configuration names it.
+const SN1MA_TEAM = loadConfig({ PRODUCT_NAME: 'SN1MA', TEAM_TIME_ZONE: 'Africa/Johannesburg' }).team;
 
 /** A small stack of its own: the database the functions read, and the alerting construct. */
 function alertingStack(props: Partial<AlertingProps> = {}) {
@@ -30,6 +33,7 @@ function alertingStack(props: Partial<AlertingProps> = {}) {
     snapshots: new SnapshotStore(stack, 'PublishedFigures'),
     metricEnvironment: METRIC_ENVIRONMENT,
     thresholds: THRESHOLDS,
+    team: SN1MA_TEAM,
     logRetention: RetentionDays.ONE_MONTH,
     ...props,
   });
@@ -77,6 +81,15 @@ describe('schedules (EventBridge Scheduler)', () => {
       },
     });
     template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+  });
+
+  it("posts it on the team's day, at its hour, in its time zone", () => {
+    const team = loadConfig({ TEAM_TIME_ZONE: 'america/new_york', CHECK_IN_DAY: 'Monday', CHECK_IN_HOUR: '8' }).team;
+    alertingStack({ team }).template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 8 ? * MON *)',
+      ScheduleExpressionTimezone: 'America/New_York',
+      Description: 'days-since: the weekly check-in, Mondays at 08:00 America/New_York',
+    });
   });
 
   it('the scheduler may invoke its own function and send to its own dead-letter queue, nothing more', () => {
@@ -372,7 +385,7 @@ describe('SNS and Slack', () => {
       ),
     );
     expect(readers).toHaveLength(2);
-    for (const description of ['alarm notifications', 'Friday 09:00 SAST check-in']) {
+    for (const description of ['alarm notifications', 'weekly check-in to Slack \\(Fridays at 09:00 Africa/Johannesburg\\)']) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp(description),
         Environment: { Variables: Match.objectLike({ SLACK_WEBHOOK_SECRET_ID: secret, DASHBOARD_URL: Match.anyValue() }) },
@@ -398,7 +411,7 @@ describe('SNS and Slack', () => {
     const { template: other } = alertingStack(props);
     const fns = other.findResources('AWS::Lambda::Function') as Resources;
     const policies = other.findResources('AWS::IAM::Policy') as Resources;
-    return ['alarm notifications', 'Friday 09:00 SAST check-in'].map((description) => {
+    return ['alarm notifications', 'weekly check-in to Slack'].map((description) => {
       const [id, fn] = Object.entries(fns).find(([, candidate]) => String(candidate.Properties.Description).includes(description))!;
       const roleId = fn.Properties.Role['Fn::GetAtt'][0];
       const statements = Object.values(policies)
@@ -481,11 +494,19 @@ describe('the dashboard', () => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'Prod', { env: { account: '111122223333', region } });
       const database = new DaysSinceDatabase(stack, 'Database', { minCapacity: 0, maxCapacity: 2, deletionProtection: true, removalPolicy: RemovalPolicy.RETAIN, backupRetentionDays: 7 });
-      new Alerting(stack, 'Alerting', { database, buffer: new InteractionBufferTable(stack, 'Buffer'), snapshots: new SnapshotStore(stack, 'PublishedFigures'), metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, logRetention: RetentionDays.ONE_MONTH });
+      new Alerting(stack, 'Alerting', { database, buffer: new InteractionBufferTable(stack, 'Buffer'), snapshots: new SnapshotStore(stack, 'PublishedFigures'), metricEnvironment: METRIC_ENVIRONMENT, thresholds: THRESHOLDS, team: SN1MA_TEAM, logRetention: RetentionDays.ONE_MONTH });
       const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardName: unknown } }>;
       return dashboard!.Properties.DashboardName;
     };
     expect([named('eu-west-1'), named('us-east-1')]).toEqual(['Prod-days-since-eu-west-1', 'Prod-days-since-us-east-1']);
+  });
+
+  it("opens with the product's name and the team's time zone and check-in", () => {
+    const [header] = body().widgets;
+    expect(header).toMatchObject({ type: 'text', width: 24 });
+    expect(header!.properties.markdown).toBe(
+      "# SN1MA: days since the last real user interaction\n\nThe team's time zone: **Africa/Johannesburg**. Slack's messages give times there; the weekly check-in comes Fridays at 09:00. Graphs show times in the zone this console is set to.",
+    );
   });
 
   it('shows the number as a single value with sparkline, and as a graph with lines at 1 (yellow) and 7 (red)', () => {
@@ -514,7 +535,7 @@ describe('the dashboard', () => {
   });
 
   it('has an operations row: Lambda errors and throttles, publisher runs, dead-letter queue depth', () => {
-    const titles = body().widgets.map((w) => w.properties.title ?? w.properties.markdown);
+    const titles = body().widgets.slice(1).map((w) => w.properties.title ?? w.properties.markdown);
     expect(titles).toEqual([
       'Days since last real user interaction, now',
       'Days since last real user interaction',

@@ -2,7 +2,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_KEY, SNAPSHOT_KEY } from '../../functions/aws/snapshot-table.js';
 import { LEASE_ITEM_ID, SNAPSHOT_ITEM_ID } from '../../lib/snapshot-store.js';
-import { acceptGrant, foldingGrants, logicalId, resourcesOf, synthesize } from './synth.js';
+import { acceptGrant, foldingGrants, logicalId, resourcesOf, synthesize, userChangeGrant } from './synth.js';
 
 // Every type the stack deploys: each bills per request, per GB or per item a month, or not at all. A new type
 // (a NAT gateway, an interface endpoint, a provisioned table, a cluster that never pauses...) must be weighed in
@@ -99,7 +99,7 @@ describe('idle costs almost nothing', () => {
     });
   });
 
-  it('grants ingest only to write into the buffer, and the readers and folds only the buffer, the record and the lease; nothing else touches DynamoDB', () => {
+  it('grants ingest only to write into the buffer, the readers and folds only the buffer, the record and the lease, and the users routes a scan and delete of the buffer; nothing else touches DynamoDB', () => {
     const role = (prefix: string) => logicalId(template, 'AWS::IAM::Role', prefix);
     const folding = foldingGrants(template);
     expect(dynamoGrants(template)).toEqual({
@@ -109,6 +109,8 @@ describe('idle costs almost nothing', () => {
       [role('AlertingNotifierRole')]: folding,
       [role('AlertingWeeklyReportRole')]: folding,
       [role('FoldingDrainRole')]: folding,
+      // Forgetting and un-marking a user also find and delete their items in the whole buffer.
+      [role('FunctionsUsersRole')]: [...folding, userChangeGrant(template)],
     });
     // The keys the grants name are the keys the Lambdas use.
     expect(SNAPSHOT_KEY.id.S).toBe(SNAPSHOT_ITEM_ID);
@@ -121,7 +123,7 @@ describe('idle costs almost nothing', () => {
         .filter(([, fn]) => (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.[variable])
         .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
         .sort();
-    const folding = ['AlertingNotifierFunction', 'AlertingPublisherFunction', 'AlertingWeeklyReportFunction', 'FoldingDrainFunction', 'FunctionsMetricsFunction'];
+    const folding = ['AlertingNotifierFunction', 'AlertingPublisherFunction', 'AlertingWeeklyReportFunction', 'FoldingDrainFunction', 'FunctionsMetricsFunction', 'FunctionsUsersFunction'];
     expect(told('BUFFER_TABLE_NAME')).toEqual([...folding, 'FunctionsIngestFunction'].sort());
     expect(told('SNAPSHOT_TABLE_NAME')).toEqual(folding);
   });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH, parseIdempotencyKey } from '../../functions/core/event-identity.js';
-import { INTERACTION_TYPES, MAX_BATCH_SIZE } from '../../functions/core/interaction.js';
+import { INTERACTION_TYPE, MAX_BATCH_SIZE, MAX_USER_ID_LENGTH } from '../../functions/core/interaction.js';
 import { openApiDocument, requestModelSchema } from '../../functions/core/openapi.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService } from '../../functions/local/service.js';
@@ -84,7 +84,8 @@ describe('the OpenAPI document', () => {
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         const answer = await response.json();
-        return { where: `${method} ${path} ${response.status}`, problems: mismatches(answerOf(method, path, String(response.status)), answer) };
+        const route = path.split('?')[0]!;
+        return { where: `${method} ${path} ${response.status}`, problems: mismatches(answerOf(method, route, String(response.status)), answer) };
       };
       const one = { event_id: 'e-1', user_id: '11111111-1111-4111-8111-111111111111', interaction_type: 'login', context: { email: 'a@team.example' } };
       const answers = [
@@ -92,12 +93,20 @@ describe('the OpenAPI document', () => {
         await call('POST', '/metrics/interaction', one),
         await call('POST', '/metrics/interactions', { interactions: [{ ...one, event_id: 'e-2', interaction_type: 'agent_run' }] }),
         ...(await Promise.all(ROUTES.filter((route) => route.method === 'GET').map((route) => call('GET', route.path)))),
+        await call('DELETE', `/internal-users?user_id=${one.user_id}`),
+        await call('DELETE', '/internal-users?user_id=nobody'),
+        await call('DELETE', '/users'),
+        await call('DELETE', `/users?user_id=${one.user_id}`),
       ];
       expect(answers.map((answer) => answer.where)).toEqual([
         'POST /metrics/interaction 202',
         'POST /metrics/interaction 200',
         'POST /metrics/interactions 202',
         ...ROUTES.filter((route) => route.method === 'GET').map((route) => `GET ${route.path} 200`),
+        `DELETE /internal-users?user_id=${one.user_id} 200`,
+        'DELETE /internal-users?user_id=nobody 404',
+        'DELETE /users 400',
+        `DELETE /users?user_id=${one.user_id} 200`,
       ]);
       expect(answers.filter((answer) => answer.problems.length > 0)).toEqual([]);
     } finally {
@@ -128,7 +137,8 @@ describe('the OpenAPI document', () => {
     const one = bodyOf('/metrics/interaction');
     expect(one.required).toEqual(['user_id', 'interaction_type']);
     expect(one.additionalProperties).toBe(false);
-    expect(one.properties.interaction_type.enum).toEqual([...INTERACTION_TYPES]);
+    expect(one.properties.interaction_type.pattern).toBe(INTERACTION_TYPE.source);
+    expect(one.properties.user_id).toEqual({ type: 'string', minLength: 1, maxLength: MAX_USER_ID_LENGTH });
     const batch = bodyOf('/metrics/interactions');
     expect(batch.properties.interactions).toMatchObject({ minItems: 1, maxItems: MAX_BATCH_SIZE, items: one });
   });

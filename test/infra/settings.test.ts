@@ -18,9 +18,18 @@ describe('deployment settings from CDK context', () => {
         BASELINE_DATE: '',
         INTERNAL_USER_IDS: '',
         INTERNAL_EMAIL_DOMAINS: '',
+        INTERACTION_TYPES: 'signup,login,coach_call,agent_run,decision,export,feedback,payment',
         MILESTONES: '',
+        PRODUCT_NAME: '',
+        TEAM_TIME_ZONE: 'UTC',
+        CHECK_IN_DAY: 'fri',
+        CHECK_IN_HOUR: '9',
+        STORE_IP: 'none',
       },
+      // Which key to name when the whole environment does not fit (lib/environment-size.ts).
+      contextOfVariable: expect.objectContaining({ INTERNAL_USER_IDS: 'internalUserIds', MILESTONES: 'milestones', INTERACTION_TYPES: 'interactionTypes' }),
       thresholds: { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 },
+      team: { productName: null, timeZone: 'UTC', checkIn: { day: 'fri', hour: 9 } },
       throttleRate: 50,
       throttleBurst: 100,
       minCapacity: 0,
@@ -53,10 +62,49 @@ describe('deployment settings from CDK context', () => {
     expect(fromJson.thresholds).toEqual({ warningDays: 0.5, criticalDays: 7, dauTarget: 10, mauTarget: 50 });
   });
 
+  it("read the team's words and the example milestones file, and hand the Lambdas the file's JSON, not its path", () => {
+    const sn1ma = settings({
+      productName: 'SN1MA',
+      teamTimeZone: 'Africa/Johannesburg',
+      checkInDay: 'friday',
+      checkInHour: 9,
+      interactionTypes: ['signup', 'login', 'payment', 'report_viewed'],
+      storeIp: 'truncated',
+      internalUserIds: ['42', 'a,b'],
+      milestonesFile: 'docs/examples/sn1ma-milestones.json',
+    });
+    expect(sn1ma.metricEnvironment).toMatchObject({
+      PRODUCT_NAME: 'SN1MA',
+      TEAM_TIME_ZONE: 'Africa/Johannesburg',
+      CHECK_IN_DAY: 'fri',
+      CHECK_IN_HOUR: '9',
+      INTERACTION_TYPES: 'signup,login,payment,report_viewed',
+      STORE_IP: 'truncated',
+      INTERNAL_USER_IDS: '["42","a,b"]',
+    });
+    expect(JSON.parse(sn1ma.metricEnvironment.MILESTONES).map((m: { name: string }) => m.name)).toEqual([
+      'First user signs up',
+      '5 active users',
+      '10 paying users',
+      '50 active users',
+    ]);
+    expect(Object.keys(sn1ma.metricEnvironment)).not.toContain('MILESTONES_FILE');
+    // Milestones too long for the environment are blamed on the key that brought them.
+    expect(sn1ma.contextOfVariable.MILESTONES).toBe('milestonesFile');
+    expect(sn1ma.team).toEqual({ productName: 'SN1MA', timeZone: 'Africa/Johannesburg', checkIn: { day: 'fri', hour: 9 } });
+  });
+
   it.each([
     [{ warningDays: 'soon' }, 'warningDays', 'must be a number >= 0, got "soon"'],
     [{ criticalDays: '1' }, 'criticalDays', 'must be greater than warningDays (1), got 1'],
-    [{ internalUserIds: 'alice' }, 'internalUserIds', 'must be comma-separated UUIDs, got "alice"'],
+    [{ internalUserIds: `ana,${'x'.repeat(129)}` }, 'internalUserIds', `must list user ids (1 to 128 characters): "${'x'.repeat(129)}" must be at most 128 characters`],
+    [{ interactionTypes: 'login,Report' }, 'interactionTypes', 'must be comma-separated types of 1 to 50 characters'],
+    [{ teamTimeZone: 'SAST' }, 'teamTimeZone', 'must be an IANA time zone such as Europe/Berlin'],
+    [{ checkInDay: 'someday' }, 'checkInDay', 'must be a day of the week such as fri or friday, got "someday"'],
+    [{ checkInHour: '25' }, 'checkInHour', 'must be a whole number from 0 to 23, got "25"'],
+    [{ storeIp: 'all' }, 'storeIp', 'must be none or truncated, got "all"'],
+    [{ milestonesFile: 'nowhere.json' }, 'milestonesFile', 'could not be read: nowhere.json (ENOENT)'],
+    [{ milestones: '[]', milestonesFile: 'docs/examples/sn1ma-milestones.json' }, 'milestonesFile', 'and milestones are both set: use one'],
     [{ internalEmailDomains: 'not a domain' }, 'internalEmailDomains', 'must be comma-separated domains'],
     [{ baselineDate: 'last tuesday' }, 'baselineDate', 'must be a date like 2026-02-01'],
     [{ dauTarget: '2.5' }, 'dauTarget', 'must be a whole number >= 0'],

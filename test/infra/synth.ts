@@ -43,3 +43,6 @@ export const foldingGrants = (template: Template) => [
     Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['published-figures', 'fold-lease'] } },
   },
 ];
+
+/** What the users routes hold beside the folding grants: find a user's items anywhere in the buffer, and delete them. */
+export const userChangeGrant = (template: Template) => ({ Effect: 'Allow', Action: ['dynamodb:Scan', 'dynamodb:DeleteItem'], Resource: tableArn(template, 'Buffer') });

@@ -1,6 +1,6 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { App } from 'aws-cdk-lib';
-import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnFunction, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestModelSchema } from '../../functions/core/openapi.js';
 import { loadSchema, type Schema } from '../../functions/db/migrate.js';
@@ -8,7 +8,7 @@ import { schemaDigest } from '../../functions/handlers/migrate.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { DATA_API_ACTIONS } from '../../lib/database.js';
-import { environmentBound, LAMBDA_ENVIRONMENT_BYTES } from '../../lib/environment-size.js';
+import { checkEnvironmentSizes, environmentBound, LAMBDA_ENVIRONMENT_BYTES } from '../../lib/environment-size.js';
 import { REGIONS_WITHOUT_DATA_API, UnsupportedRegionError } from '../../lib/region-check.js';
 import { DaysSinceStack } from '../../lib/stack.js';
 import { acceptGrant, foldingGrants, logicalId, NO_BUNDLING, resourcesOf, synthesize } from './synth.js';
@@ -24,6 +24,12 @@ const CONTEXT = {
   baselineDate: '2026-02-01',
   internalUserIds: INTERNAL_USER.toUpperCase(),
   internalEmailDomains: 'Example.com, @corp.example.org',
+  interactionTypes: 'signup,login,payment,report_viewed',
+  productName: 'Acme',
+  teamTimeZone: 'Europe/Berlin',
+  checkInDay: 'monday',
+  checkInHour: '8',
+  storeIp: 'truncated',
   throttleRate: '7.5',
   throttleBurst: '13',
   minCapacity: '0.5',
@@ -75,7 +81,7 @@ describe('API Gateway', () => {
     Object.values(resourcesOf(t, 'AWS::ApiGateway::Method')).map((method) => {
       const props = method.Properties!;
       const uri = JSON.stringify((props.Integration as { Uri: unknown }).Uri);
-      const family = (['ingest', 'metrics', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
+      const family = (['ingest', 'metrics', 'users', 'health'] as const).find((name) => uri.includes(functionId(name[0]!.toUpperCase() + name.slice(1))));
       return { method: props.HttpMethod, path: resourcePath(t, props.ResourceId), family, props };
     });
 
@@ -136,13 +142,37 @@ describe('API Gateway', () => {
   it('declares the optional Idempotency-Key header on each POST, as the OpenAPI document does, and on no other method', () => {
     for (const { method, props } of methodsOf(template)) {
       const parameters = props.RequestParameters as Record<string, boolean> | undefined;
-      expect({ method, parameters }).toEqual({ method, parameters: method === 'POST' ? { 'method.request.header.Idempotency-Key': false } : undefined });
+      const header = parameters?.['method.request.header.Idempotency-Key'];
+      expect({ method, header }).toEqual({ method, header: method === 'POST' ? false : undefined });
+      if (method === 'POST') expect(parameters).toEqual({ 'method.request.header.Idempotency-Key': false });
     }
+  });
+
+  it('refuses a DELETE of a user without ?user_id= before the Lambda runs, and leaves its value to the handler', () => {
+    const [validatorId] = Object.keys(
+      template.findResources('AWS::ApiGateway::RequestValidator', { Properties: { ValidateRequestParameters: true } }),
+    );
+    const deletes = methodsOf(template).filter(({ method }) => method === 'DELETE');
+    expect(deletes.map(({ path, family }) => ({ path, family }))).toEqual([
+      { path: '/users', family: 'users' },
+      { path: '/internal-users', family: 'users' },
+    ]);
+    for (const { props } of deletes) {
+      expect(props.RequestValidatorId).toEqual({ Ref: validatorId });
+      expect(props.RequestParameters).toEqual({ 'method.request.querystring.user_id': true });
+      expect(props.ApiKeyRequired).toBe(true);
+    }
+    // The users Lambda reaches the database and marks the snapshot stale, as ingest does.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_CLUSTER_ARN: Match.anyValue(), SNAPSHOT_TABLE_NAME: Match.anyValue() }) },
+      Description: Match.stringLikeRegexp('DELETE /users'),
+    });
   });
 
   it('answers its own refusals in the handlers\' {error, message} shape', () => {
     for (const [type, status, error] of [
       ['BAD_REQUEST_BODY', '400', 'invalid_request'],
+      ['BAD_REQUEST_PARAMETERS', '400', 'invalid_request'],
       ['INVALID_API_KEY', '403', 'forbidden'],
       ['MISSING_AUTHENTICATION_TOKEN', '404', 'not_found'],
       ['THROTTLED', '429', 'throttled'],
@@ -226,16 +256,27 @@ describe('Lambda functions', () => {
     expect(long).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES);
     // The stack name is in three alarm names and the dashboard's URL, and in every name CloudFormation makes up.
     expect(long - (await largest(CONTEXT))).toBeGreaterThan(4 * (stackName.length - 'DaysSince'.length));
-    // 75 internal user ids (2,774 bytes) passed the old check of the three lists alone (3 KB); with a 128-character name
-    // the notifier's whole environment would not fit.
+    // 75 internal user ids (2,774 bytes) passed the old check of the lists alone (3 KB); with a 128-character name a
+    // function's whole environment would not fit.
     const ids = Array.from({ length: 75 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`).join(',');
     await expect(synthesize({ internalUserIds: ids })).resolves.toBeDefined();
-    await expect(synthesize({ internalUserIds: ids, stackName })).rejects.toThrow(/^context "internalUserIds" is too long: the environment of .*Notifier.* can reach \d+ bytes/);
+    await expect(synthesize({ internalUserIds: ids, stackName })).rejects.toThrow(/^context "internalUserIds" is too long: the environment of \S+ can reach \d+ bytes/);
+  });
+
+  it('are each checked, the users Lambda (DELETE /users) among them: one that alone outgrows 4 KB is refused by its path', async () => {
+    const { stack } = await synthesize(CONTEXT);
+    const users = stack.node.findAll().find((c): c is CfnFunction => c instanceof CfnFunction && String(c.description).includes('DELETE /users'))!;
+    expect(() => checkEnvironmentSizes(stack, stack.settings.contextOfVariable)).not.toThrow();
+    // Only this function grows past the limit, by a variable no context key sets: the stack name is the key to blame.
+    (users.node.scope as LambdaFunction).addEnvironment('PADDING', 'x'.repeat(LAMBDA_ENVIRONMENT_BYTES - environmentBound(stack, users).total));
+    expect(() => checkEnvironmentSizes(stack, stack.settings.contextOfVariable)).toThrow(
+      /^context "stackName" is too long: the environment of DaysSince\/Functions\/Users\/Function can reach \d+ bytes \(largest: PADDING/,
+    );
   });
 
   it('give the API handlers the configuration from context under the names the local run reads', () => {
     const bufferTable = { BUFFER_TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'Buffer') } };
-    for (const name of ['Ingest', 'Metrics']) {
+    for (const name of ['Ingest', 'Metrics', 'Users']) {
       const variables = (resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]!.Properties!.Environment as { Variables: object })
         .Variables;
       expect(variables).toEqual({
@@ -246,10 +287,17 @@ describe('Lambda functions', () => {
         BASELINE_DATE: '2026-02-01',
         INTERNAL_USER_IDS: INTERNAL_USER,
         INTERNAL_EMAIL_DOMAINS: 'example.com,corp.example.org',
+        INTERACTION_TYPES: 'signup,login,payment,report_viewed',
         MILESTONES: '',
-        // Ingest knows the buffer only; metrics reads the figures from snapshot + buffer, and Aurora after a fold.
+        PRODUCT_NAME: 'Acme',
+        TEAM_TIME_ZONE: 'Europe/Berlin',
+        CHECK_IN_DAY: 'mon',
+        CHECK_IN_HOUR: '8',
+        STORE_IP: 'truncated',
+        // Ingest knows the buffer only; metrics reads the figures from snapshot + buffer, and Aurora after a fold; the users
+        // routes change Aurora and the buffer under the fold's lease.
         ...bufferTable,
-        ...(name === 'Metrics'
+        ...(name !== 'Ingest'
           ? {
               DB_CLUSTER_ARN: clusterArn(),
               DB_SECRET_ARN: secretRef(),
@@ -259,6 +307,9 @@ describe('Lambda functions', () => {
           : {}),
       });
     }
+    // The check-in follows the team's day, hour and zone.
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 8 ? * MON *)', ScheduleExpressionTimezone: 'Europe/Berlin' });
+    defaults.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 9 ? * FRI *)', ScheduleExpressionTimezone: 'UTC' });
     defaults.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '' }) },
     });

@@ -98,7 +98,7 @@ describe('the snapshot record and the fold lease (one DynamoDB table)', () => {
     baseline: new Date('2026-01-01T00:00:00Z'),
     realUsers: new Map(Array.from({ length: users }, (_, n) => [randomUUID(), AT - n * 60_000])),
     internalUsers: new Set(),
-    lastRealByType: new Map(),
+    lastByType: new Map(),
     lastExcluded: null,
     recentExclusions: [],
   });

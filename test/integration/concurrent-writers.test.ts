@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
 import type { InteractionInput } from '../../functions/core/interaction.js';
-import { COUNTING_TYPES } from '../../functions/core/interaction.js';
+import { DEFAULT_COUNTING_TYPES } from '../../functions/core/interaction.js';
 import type { Milestone } from '../../functions/core/milestones.js';
 import { toStore, type InteractionToStore } from '../../functions/core/recording.js';
 import { readDailyHistory } from '../../functions/db/history.js';
@@ -104,7 +104,7 @@ function plan(seed: number, writers: number, batchesPerWriter: number, batchSize
     return {
       event_id: `ev-${seed}-${serial++}`,
       user_id: n === 1 ? FOUNDER : userId(n),
-      interaction_type: roll > 0.85 && roll <= 0.9 ? 'page_view' : pick([...COUNTING_TYPES, 'payment', 'signup'] as const),
+      interaction_type: roll > 0.85 && roll <= 0.9 ? 'page_view' : pick([...DEFAULT_COUNTING_TYPES, 'payment', 'signup'] as const),
       occurred_at: new Date(NOW.getTime() - 60_000 - next() * 365 * DAY_MS).toISOString(),
       context,
     };
@@ -130,7 +130,7 @@ function plan(seed: number, writers: number, batchesPerWriter: number, batchSize
 /** The test's own reading of the raw interactions: what each read must answer. */
 function oracle(sent: InteractionInput[]) {
   const byEvent = new Map<string, InteractionToStore>();
-  for (const input of sent) if (!byEvent.has(input.event_id!)) byEvent.set(input.event_id!, toStore(input, NOW, () => 'unused'));
+  for (const input of sent) if (!byEvent.has(input.event_id!)) byEvent.set(input.event_id!, toStore(input, NOW, () => 'unused', config));
   const stored = [...byEvent.values()];
   const internal = new Set<string>([FOUNDER]);
   for (const item of stored) if (item.marked_internal || item.email_domain === TEAM_DOMAIN) internal.add(item.user_id);
@@ -142,6 +142,13 @@ function oracle(sent: InteractionInput[]) {
   const lastReal = new Map<string, number>();
   const firstPayment = new Map<string, number>();
   const lastByType = new Map<string, number>();
+  // Page views are listed (as not counting) once any was stored, with the last one from a user who is not internal.
+  let lastPageView: number | null | undefined;
+  for (const item of stored) {
+    if (item.exclusion_reason !== 'not_engagement') continue;
+    lastPageView ??= null;
+    if (!internal.has(item.user_id)) lastPageView = Math.max(lastPageView ?? -Infinity, at(item));
+  }
   const activeByDay = new Map<string, Set<string>>();
   const lastByDay = new Map<string, number>();
   for (const item of real) {
@@ -189,7 +196,10 @@ function oracle(sent: InteractionInput[]) {
     stored,
     headline: { lastRealInteractionAt: lastReal.size ? new Date(Math.max(...lastReal.values())) : null, totalRealUsers: firstReal.size },
     pulse: { dau: since(DAY_MS), wau: since(7 * DAY_MS), mau: since(30 * DAY_MS) },
-    lastByType: new Map(COUNTING_TYPES.map((type) => [type, lastByType.has(type) ? new Date(lastByType.get(type)!) : null])),
+    lastByType: new Map<string, { at: Date | null; counts: boolean }>([
+      ...DEFAULT_COUNTING_TYPES.map((type) => [type, { at: lastByType.has(type) ? new Date(lastByType.get(type)!) : null, counts: true }] as const),
+      ...(lastPageView === undefined ? [] : [['page_view', { at: lastPageView === null ? null : new Date(lastPageView), counts: false }] as const]),
+    ]),
     exclusions: {
       last: lastExcluded && {
         eventId: lastExcluded.event_id,
@@ -283,7 +293,7 @@ describe.each(engines)('many writers at once on %s', (_engine, open) => {
 
     expect(await readHeadline(bed.db, config.internal)).toEqual(expected.headline);
     expect(await readPulse(bed.db, config.internal, NOW)).toEqual({ ...expected.headline, ...expected.pulse });
-    expect(await readLastRealByType(bed.db, config.internal, COUNTING_TYPES)).toEqual(expected.lastByType);
+    expect(await readLastRealByType(bed.db, config.internal, config.countingTypes)).toEqual(expected.lastByType);
     expect(await readExclusions(bed.db, config.internal, new Date(NOW.getTime() - 7 * DAY_MS))).toEqual(expected.exclusions);
     const window = { from: '2026-01-15', to: '2026-03-01' };
     const history = await readDailyHistory(bed.db, config.internal, window);

@@ -23,6 +23,7 @@ import { bind, DATA_API_RESULT_TYPES, openDataApiStandIn, type DataApiStandIn, t
 import { get, post, testClock, testDeps } from '../support/harness.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
+import { SN1MA_MILESTONES, SN1MA_TEAM } from '../support/sn1ma.js';
 
 const run = promisify(execFile);
 
@@ -97,7 +98,7 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
   it('ingest, metrics and the weekly report answer through the stand-in', async () => {
     const clock = testClock('2026-02-13T06:30:00Z');
     // No BASELINE_DATE: the install date the migrator recorded is read back too.
-    const env = { INTERNAL_EMAIL_DOMAINS: 'sn1ma.example', ALARM_ROLES: JSON.stringify({ 'prod-warning': 'warning' }) };
+    const env = { ...SN1MA_TEAM, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example', MILESTONES: SN1MA_MILESTONES, ALARM_ROLES: JSON.stringify({ 'prod-warning': 'warning' }) };
     const deps = testDeps(standIn.db, { now: clock.now, env });
     const ingest = createIngestHandler(deps);
     const metrics = createMetricsHandler(deps);
@@ -137,7 +138,7 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
     expect(milestones.statusCode).toBe(200);
     expect(JSON.parse(milestones.body).milestones.find((m: { measure: string }) => m.measure === 'total_real_users')).toMatchObject({ current: 2 });
 
-    // Friday 09:00 SAST: the check-in is claimed, posted to Slack once, and a second run finds it posted.
+    // Friday 09:00 in Johannesburg: the check-in is claimed, posted to Slack once, and a second run finds it posted.
     clock.set('2026-02-13T07:00:30Z');
     const quiet = { warn: () => {} };
     const baseline = baselineOf(standIn.db, deps.config);

@@ -3,6 +3,7 @@ import { readFirstDaysReachingActive } from '../../functions/db/milestones.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { databaseEmptiedForEachTest, get, post, testClock, testDeps } from '../support/harness.js';
+import { SN1MA_MILESTONES } from '../support/sn1ma.js';
 
 const DAY = 86_400_000;
 const user = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -19,7 +20,7 @@ interface Sent {
 
 function service(now: string, env: Record<string, string> = {}) {
   const clock = testClock(now);
-  const deps = testDeps(db, { now: clock.now, env: { INTERNAL_EMAIL_DOMAINS: 'team.example', ...env } });
+  const deps = testDeps(db, { now: clock.now, env: { INTERNAL_EMAIL_DOMAINS: 'team.example', MILESTONES: SN1MA_MILESTONES, ...env } });
   const ingest = createIngestHandler(deps);
   const metrics = createMetricsHandler(deps);
   let sent = 0;

@@ -249,8 +249,8 @@ describe('POST /metrics/interactions (batch)', () => {
       post('/metrics/interactions', {
         interactions: [
           { user_id: ALICE, interaction_type: 'login' },
-          { user_id: 'not-a-uuid', interaction_type: 'login' },
-          { user_id: ALICE, interaction_type: 'teleport' },
+          { user_id: '', interaction_type: 'login' },
+          { user_id: ALICE, interaction_type: 'Teleport!' },
           { user_id: ALICE, interaction_type: 'login', occurred_at: '2026-02-08T13:00:00Z' },
         ],
       }),
@@ -330,6 +330,21 @@ describe('a retried request without an event_id counts once', () => {
     expect(await countRows(db, 'interactions')).toBe(2);
   });
 
+  it('for any product: text user ids in their own case, and the types INTERACTION_TYPES names', async () => {
+    const { ingest, metrics } = service({ INTERACTION_TYPES: 'signup,report_viewed' });
+    const viewed = { user_id: 'Ana', interaction_type: 'report_viewed', occurred_at: '2026-02-08T11:00:00Z' };
+    const first = parse(await ingest(post('/metrics/interaction', viewed)));
+    expect(first).toMatchObject({ status: 'recorded', counted: true });
+    expect(parse(await ingest(post('/metrics/interaction', viewed)))).toEqual({ ...first, status: 'duplicate' });
+    // "ana" is another user, the same content notwithstanding.
+    expect(parse(await ingest(post('/metrics/interaction', { ...viewed, user_id: 'ana' })))).toMatchObject({ status: 'recorded', counted: true });
+    const keyed = { user_id: 'acct:7/ü', interaction_type: 'report_viewed' };
+    expect((await ingest(post('/metrics/interaction', keyed, { 'Idempotency-Key': 'view-1' }))).statusCode).toBe(202);
+    expect((await ingest(post('/metrics/interaction', keyed, { 'Idempotency-Key': 'view-1' }))).statusCode).toBe(200);
+    expect(await countRows(db, 'interactions')).toBe(3);
+    expect((await headline(metrics)).total_users).toBe(3);
+  });
+
   it('not at all without occurred_at or a key: the server makes up an id each time (the API reference says so)', async () => {
     const { ingest } = service();
     const login = { user_id: ALICE, interaction_type: 'login' };
@@ -355,6 +370,51 @@ describe('a retried request without an event_id counts once', () => {
   });
 });
 
+describe('what counts, without holes', () => {
+  it('takes a missing, empty or blank user agent as one case: no agent to judge, so it counts (server to server, a backend often has none)', async () => {
+    const { ingest, metrics } = service();
+    const agents = [undefined, '', ' ', '\t\n '];
+    const answers = await Promise.all(
+      agents.map(async (user_agent, i) =>
+        parse(await ingest(post('/metrics/interaction', { event_id: `ua-${i}`, user_id: `u${i}`, interaction_type: 'login', context: { user_agent } }))),
+      ),
+    );
+    expect(answers.map((answer) => [answer.counted, answer.reason])).toEqual(agents.map(() => [true, null]));
+    expect((await headline(metrics)).total_users).toBe(4);
+    // Nothing to keep when there is no agent; a real one is kept without the whitespace around it.
+    await ingest(post('/metrics/interaction', { event_id: 'ua-curl', user_id: 'u9', interaction_type: 'login', context: { user_agent: '  curl/8.5.0 ' } }));
+    expect(await db.query('SELECT event_id, user_agent, exclusion_reason FROM interactions ORDER BY event_id')).toEqual([
+      { event_id: 'ua-0', user_agent: null, exclusion_reason: null },
+      { event_id: 'ua-1', user_agent: null, exclusion_reason: null },
+      { event_id: 'ua-2', user_agent: null, exclusion_reason: null },
+      { event_id: 'ua-3', user_agent: null, exclusion_reason: null },
+      { event_id: 'ua-curl', user_agent: 'curl/8.5.0', exclusion_reason: 'automated_client' },
+    ]);
+  });
+
+  it('takes an internal email domain to cover its subdomains, when the interaction arrives and when the number is read', async () => {
+    const internal = { INTERNAL_EMAIL_DOMAINS: 'internal.test' };
+    const { ingest, metrics } = service(internal);
+    let sent = 0;
+    const send = async (user_id: string, email?: string) =>
+      parse(await ingest(post('/metrics/interaction', { event_id: `d-${sent++}`, user_id, interaction_type: 'login', ...(email ? { context: { email } } : {}) })));
+    expect(await send('ana', 'ana@mail.internal.test')).toMatchObject({ counted: false, reason: 'internal_user' });
+    expect(await send('cy', 'cy@deep.eu.internal.test')).toMatchObject({ counted: false, reason: 'internal_user' });
+    // Known internal by an earlier subdomain address, in the database: her next interaction carries none.
+    expect(await send('ana')).toMatchObject({ counted: false, reason: 'internal_user' });
+    // Not under it: a domain that only ends in the same letters, and one that only starts with it.
+    expect(await send('bo', 'bo@notinternal.test')).toMatchObject({ counted: true, reason: null });
+    expect(await send('di', 'di@internal.test.example')).toMatchObject({ counted: true, reason: null });
+    expect((await headline(metrics)).total_users).toBe(2);
+
+    // Recorded while nobody was internal, then named: the read leaves her out, as it leaves the domain's own users out.
+    const before = service();
+    expect(parse(await before.ingest(post('/metrics/interaction', { event_id: 'eve-1', user_id: 'eve', interaction_type: 'login', context: { email: 'eve@eu.internal.test' } })))).toMatchObject({ counted: true });
+    expect((await headline(before.metrics)).total_users).toBe(5);
+    expect((await headline(service(internal).metrics)).total_users).toBe(2);
+  });
+});
+
 describe('bad input gets a clear JSON error and changes nothing', () => {
   const valid = { user_id: ALICE, interaction_type: 'login' };
   const cases: Array<[string, () => ReturnType<typeof post>, number, string, string?]> = [
@@ -363,8 +423,13 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     ['a JSON array instead of an object', () => post('/metrics/interaction', [valid]), 400, 'invalid_request', '(body)'],
     ['a wrong content type', () => post('/metrics/interaction', valid, { 'content-type': 'text/plain' }), 415, 'unsupported_media_type'],
     ['no user_id', () => post('/metrics/interaction', { interaction_type: 'login' }), 400, 'invalid_request', 'user_id'],
-    ['a user_id that is not a UUID', () => post('/metrics/interaction', { ...valid, user_id: '42' }), 400, 'invalid_request', 'user_id'],
-    ['an unknown interaction_type', () => post('/metrics/interaction', { ...valid, interaction_type: 'teleport' }), 400, 'invalid_request', 'interaction_type'],
+    ['an empty user_id', () => post('/metrics/interaction', { ...valid, user_id: '' }), 400, 'invalid_request', 'user_id'],
+    ['a user_id over 128 characters', () => post('/metrics/interaction', { ...valid, user_id: 'u'.repeat(129) }), 400, 'invalid_request', 'user_id'],
+    ['a user_id with a trailing space', () => post('/metrics/interaction', { ...valid, user_id: '42 ' }), 400, 'invalid_request', 'user_id'],
+    ['a user_id with a control character', () => post('/metrics/interaction', { ...valid, user_id: '4\n2' }), 400, 'invalid_request', 'user_id'],
+    ['an interaction_type in capitals', () => post('/metrics/interaction', { ...valid, interaction_type: 'Login' }), 400, 'invalid_request', 'interaction_type'],
+    ['an interaction_type over 50 characters', () => post('/metrics/interaction', { ...valid, interaction_type: 't'.repeat(51) }), 400, 'invalid_request', 'interaction_type'],
+    ['an interaction_type with a space', () => post('/metrics/interaction', { ...valid, interaction_type: 'report viewed' }), 400, 'invalid_request', 'interaction_type'],
     ['an unparseable occurred_at', () => post('/metrics/interaction', { ...valid, occurred_at: 'yesterday' }), 400, 'invalid_request', 'occurred_at'],
     ['an occurred_at without a zone', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T10:00:00' }), 400, 'invalid_request', 'occurred_at'],
     ['an occurred_at more than 5 minutes ahead', () => post('/metrics/interaction', { ...valid, occurred_at: '2026-02-08T12:36:00Z' }), 400, 'invalid_request', 'occurred_at'],
@@ -410,7 +475,7 @@ describe('bad input gets a clear JSON error and changes nothing', () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { user_id: 123, interaction_type: 'login', context: { test: 'yes' } })));
     expect(body.problems).toEqual([
-      { field: 'user_id', message: 'must be a UUID' },
+      { field: 'user_id', message: 'must be text' },
       { field: 'context.test', message: 'must be true or false' },
     ]);
   });

@@ -6,6 +6,7 @@ import { createPublisherLoop, loadLoopSettings, localAlertingDeps } from '../../
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { freshLocalDatabases, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack, startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
+import { SN1MA_TEAM } from '../support/sn1ma.js';
 
 const USER = '11111111-1111-4111-8111-111111111111';
 // PGlite in a folder of its own, or a fresh PostgreSQL 16 database at DATABASE_URL, by this file's engine.
@@ -30,6 +31,7 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
       {
         PORT: '0',
         ...(await freshDatabase()),
+        ...SN1MA_TEAM,
         BASELINE_DATE: '2026-02-01',
         PUBLISH_INTERVAL_SECONDS: '0.1',
         SLACK_WEBHOOK_URL: slack.url,
@@ -41,13 +43,14 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
     // Eleven days without a real user: an empty week alarms like any other.
     await slack.posts(1);
     expect(slack.received[0]!.body.text.split('\n')).toEqual([
-      '🚨 ALERT: Days since last user interaction = 7+',
+      '🚨 ALERT: Days since last user interaction = 7+ · SN1MA',
       '→ No real users in 1 week',
       '→ Action: Schedule launch sprint',
       '→ Escalation: Review GTM strategy',
-      'Now: 11.42 days since the baseline (Sun 1 Feb 2026 02:00 SAST), no real user yet',
+      'Now: 11.42 days since the baseline (Sun 1 Feb 2026 02:00 GMT+2), no real user yet',
       'Last real interaction: none yet',
       'Total real users: 0',
+      'Times in Africa/Johannesburg',
       'Dashboard: http://127.0.0.1:9001/',
     ]);
     expect(printed).toContain(
@@ -63,27 +66,27 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
     expect(recorded.status).toBe(202);
     await slack.posts(2);
     expect(slack.received[1]!.body.text.split('\n').slice(0, 7)).toEqual([
-      '🟢 HEALTHY: Days since last user interaction < 1',
+      '🟢 HEALTHY: Days since last user interaction < 1 · SN1MA',
       '→ Real users engaging with SN1MA',
       '→ Action: Continue collecting feedback',
       '→ Escalation: None, stay the course',
       'Now: 0.02 days since the last real user interaction',
-      'Last real interaction: Thu 12 Feb 2026 11:30 SAST',
+      'Last real interaction: Thu 12 Feb 2026 11:30 GMT+2',
       'Total real users: 1',
     ]);
 
-    // Friday 09:00 SAST: the check-in, once.
+    // Friday 09:00 GMT+2: the check-in, once.
     clock.set('2026-02-13T07:00:00Z');
     await slack.posts(3);
-    expect(headlines(slack)[2]).toBe('📅 Friday check-in: days since last real user interaction = 0.90 (🟢 HEALTHY)');
+    expect(headlines(slack)[2]).toBe('📅 Friday check-in: days since last real user interaction = 0.90 (🟢 HEALTHY) · SN1MA');
 
     // A day and a half later Slack is busy: the loop waits what Retry-After says, then posts.
     slack.reply({ status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } });
     clock.set('2026-02-14T07:00:00Z');
     await slack.posts(5);
     expect(headlines(slack).slice(3)).toEqual([
-      '🟡 WARNING: Days since last user interaction = 1-7',
-      '🟡 WARNING: Days since last user interaction = 1-7',
+      '🟡 WARNING: Days since last user interaction = 1-7 · SN1MA',
+      '🟡 WARNING: Days since last user interaction = 1-7 · SN1MA',
     ]);
     expect(printed.filter((line) => line.startsWith('[slack]'))).toEqual([
       '[slack] Slack did not take the message; retrying {"attempt":1,"status":429,"slackError":"rate_limited","waitMs":1000,"retryAfter":true}',
@@ -129,7 +132,7 @@ describe('the loop, round by round', () => {
       query: (sql, params) => (broken ? lost() : shared.db.query(sql, params)),
       transaction: (work) => (broken ? lost() : shared.db.transaction(work)),
     };
-    const { loop: rounds, clock, printed, snapshots } = loop({ BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
+    const { loop: rounds, clock, printed, snapshots } = loop({ ...SN1MA_TEAM, BASELINE_DATE: '2026-02-08', SLACK_WEBHOOK_URL: shared.slack.url }, breakable);
     expect((await rounds.tick()).announced).toEqual({ from: null, to: 'warning', outcome: 'posted' });
 
     // Something was recorded, so the snapshot cannot answer, and the database fails.
@@ -142,8 +145,8 @@ describe('the loop, round by round', () => {
     clock.set('2026-02-10T12:15:00Z');
     expect((await rounds.tick()).announced).toEqual({ from: 'warning', to: 'stale', outcome: 'posted' });
     expect(shared.slack.received[1]!.body.text.split('\n').slice(0, 2)).toEqual([
-      '⚪ STALE: Days since last user interaction is not being reported',
-      '→ No new number since Tue 10 Feb 2026 14:00 SAST (15 minutes)',
+      '⚪ STALE: Days since last user interaction is not being reported · SN1MA',
+      '→ No new number since Tue 10 Feb 2026 14:00 GMT+2 (15 minutes)',
     ]);
     expect(printed).toContain('[publisher] could not read the number: DatabaseUnavailableError');
     clock.set('2026-02-10T12:20:00Z');

@@ -10,6 +10,7 @@ import { maskPassword, refuseOldServer } from '../../functions/local/database.js
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const running: LocalService[] = [];
@@ -53,7 +54,7 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
   });
 
   it('serves the status page and the three figures it reads', async () => {
-    const { url } = await start();
+    const { url } = await start({ MILESTONES_FILE: SN1MA_MILESTONES_FILE });
     await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'payment' });
     const page = await fetch(`${url}/`);
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
@@ -98,6 +99,24 @@ describe(`the local server, over real HTTP, on ${engine.name}`, () => {
     expect((await postJson(`${url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(403);
     expect((await fetch(`${url}/metrics/days-since-last-interaction`, { headers: { 'x-api-key': 'local-secret' } })).status).toBe(200);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('forgets a user over HTTP, with the API key, whatever characters the id holds (percent-encoded in ?user_id=)', async () => {
+    const { url } = await start({ API_KEY: 'local-secret' });
+    const key = { 'x-api-key': 'local-secret' };
+    const odd = 'team/ana+1 ü?&';
+    const sent = await fetch(`${url}/metrics/interaction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...key },
+      body: JSON.stringify({ user_id: odd, interaction_type: 'login' }),
+    });
+    expect(sent.status).toBe(202);
+    const forget = `${url}/users?user_id=${encodeURIComponent(odd)}`;
+    expect((await fetch(forget, { method: 'DELETE' })).status).toBe(403);
+    const forgotten = await fetch(forget, { method: 'DELETE', headers: key });
+    expect([forgotten.status, await forgotten.json()]).toEqual([200, { user_id: odd, status: 'forgotten', interactions: 1 }]);
+    expect(await (await fetch(`${url}/metrics/days-since-last-interaction`, { headers: key })).json()).toMatchObject({ total_users: 0 });
+    expect((await fetch(`${url}/users?user_id=${encodeURIComponent(odd)}`, { headers: key })).status).toBe(405);
   });
 
   it('keeps what it recorded across a restart (DATA_DIR a folder, or the same DATABASE_URL)', async () => {

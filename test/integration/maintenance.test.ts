@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../functions/core/config.js';
 import { toStore } from '../../functions/core/recording.js';
 import { dataApiDatabase, DEFAULT_RETRY } from '../../functions/db/data-api.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
@@ -40,7 +41,7 @@ describe('maintenance after a fold', () => {
     // Past PostgreSQL's insert threshold (1,000 rows) for interactions; far from it for users (60).
     for (let statement = 0; statement < 3; statement++) {
       const batch = Array.from({ length: 400 }, (_, i) =>
-        toStore({ user_id: `${String(i % 60).padStart(8, '0')}-0000-4000-8000-000000000000`, interaction_type: 'login' }, now, () => `m-${++n}`),
+        toStore({ user_id: `${String(i % 60).padStart(8, '0')}-0000-4000-8000-000000000000`, interaction_type: 'login' }, now, () => `m-${++n}`, loadConfig({})),
       );
       await recordInteractions(direct, batch, []);
     }

@@ -110,15 +110,18 @@ describe('GET /metrics/summary', () => {
       last_interaction: '2026-03-01T06:00:00.000Z',
       status: 'active',
     });
+    // Every counting type in the configured order, then the page view a real client sent, marked as not counting.
+    expect(Object.keys(summary.by_type)).toEqual(['signup', 'login', 'coach_call', 'agent_run', 'decision', 'export', 'feedback', 'payment', 'page_view']);
     expect(summary.by_type).toEqual({
-      signup: { days_since: 40, last_interaction: '2026-01-20T12:00:00.000Z' },
-      login: { days_since: 3, last_interaction: '2026-02-26T12:00:00.000Z' },
-      coach_call: { days_since: 0.25, last_interaction: '2026-03-01T06:00:00.000Z' },
-      agent_run: { days_since: 19, last_interaction: '2026-02-10T12:00:00.000Z' },
-      decision: { days_since: null, last_interaction: null },
-      export: { days_since: 59, last_interaction: '2026-01-01T12:00:00.000Z' },
-      feedback: { days_since: null, last_interaction: null },
-      payment: { days_since: null, last_interaction: null },
+      signup: { days_since: 40, last_interaction: '2026-01-20T12:00:00.000Z', counts: true },
+      login: { days_since: 3, last_interaction: '2026-02-26T12:00:00.000Z', counts: true },
+      coach_call: { days_since: 0.25, last_interaction: '2026-03-01T06:00:00.000Z', counts: true },
+      agent_run: { days_since: 19, last_interaction: '2026-02-10T12:00:00.000Z', counts: true },
+      decision: { days_since: null, last_interaction: null, counts: true },
+      export: { days_since: 59, last_interaction: '2026-01-01T12:00:00.000Z', counts: true },
+      feedback: { days_since: null, last_interaction: null, counts: true },
+      payment: { days_since: null, last_interaction: null, counts: true },
+      page_view: { days_since: 2, last_interaction: '2026-02-27T12:00:00.000Z', counts: false },
     });
     expect(summary.active_users).toEqual({
       dau: { value: 1, target: 10, window: '24h' },

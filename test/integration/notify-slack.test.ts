@@ -13,10 +13,12 @@ import { databaseFigures } from '../../functions/handlers/figures.js';
 import { awsAlertingDeps, createNotifySlackHandler } from '../../functions/handlers/notify-slack.js';
 import { capturingLog, engineUnderTest, post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
+import { SN1MA_TEAM } from '../support/sn1ma.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
 const DASHBOARD = 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=prod-days-since';
 const ENV = {
+  ...SN1MA_TEAM,
   BASELINE_DATE: '2026-02-01',
   SLACK_WEBHOOK_SECRET_ID: SECRET_ARN,
   DASHBOARD_URL: DASHBOARD,
@@ -68,13 +70,14 @@ describe('the Slack notifier', () => {
     await notify(alarmEvent('sns-alarm-composite.json', 'prod-warning', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
     expect(texts()).toEqual([
       [
-        '🟡 WARNING: Days since last user interaction = 1-7',
+        '🟡 WARNING: Days since last user interaction = 1-7 · SN1MA',
         '→ Users signed up but not actively using',
         '→ Action: Email retention campaign',
         '→ Escalation: Analyze first-run experience',
         'Now: 2.00 days since the last real user interaction',
-        'Last real interaction: Sun 8 Feb 2026 14:00 SAST',
+        'Last real interaction: Sun 8 Feb 2026 14:00 GMT+2',
         'Total real users: 1',
+        'Times in Africa/Johannesburg',
         `Dashboard: ${DASHBOARD}`,
       ].join('\n'),
     ]);
@@ -89,7 +92,7 @@ describe('the Slack notifier', () => {
     await notify(alarmEvent('sns-alarm-composite.json', 'prod-warning', 'OK', 'ALARM', '2026-02-15T13:05:00Z'));
     expect(texts().slice(1).map((text) => text.split('\n').slice(0, 5))).toEqual([
       [
-        '🚨 ALERT: Days since last user interaction = 7+',
+        '🚨 ALERT: Days since last user interaction = 7+ · SN1MA',
         '→ No real users in 1 week',
         '→ Action: Schedule launch sprint',
         '→ Escalation: Review GTM strategy',
@@ -101,7 +104,7 @@ describe('the Slack notifier', () => {
     clock.set('2026-02-15T13:12:00Z');
     await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'OK', 'ALARM', '2026-02-15T13:12:00Z'));
     expect(texts()[2]!.split('\n').slice(0, 5)).toEqual([
-      '🟢 HEALTHY: Days since last user interaction < 1',
+      '🟢 HEALTHY: Days since last user interaction < 1 · SN1MA',
       '→ Real users engaging with SN1MA',
       '→ Action: Continue collecting feedback',
       '→ Escalation: None, stay the course',
@@ -134,8 +137,8 @@ describe('the Slack notifier', () => {
     await notify(alarmEvent('sns-alarm-composite.json', 'prod-warning', 'OK', 'ALARM', '2026-02-16T09:10:00Z'));
 
     expect(texts().map((text) => text.split('\n')[0])).toEqual([
-      '🚨 ALERT: Days since last user interaction = 7+',
-      '🟢 HEALTHY: Days since last user interaction < 1',
+      '🚨 ALERT: Days since last user interaction = 7+ · SN1MA',
+      '🟢 HEALTHY: Days since last user interaction < 1 · SN1MA',
     ]);
     expect((await announcements()).map((row) => row.state)).toEqual(['critical', 'healthy']);
   });
@@ -146,15 +149,15 @@ describe('the Slack notifier', () => {
     await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-stale', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
     // The sample alarm watches one 60-second period: no number since a minute before the change.
     expect(texts()[0]!.split('\n').slice(0, 4)).toEqual([
-      '⚪ STALE: Days since last user interaction is not being reported',
-      '→ No new number since Tue 10 Feb 2026 13:59 SAST (1 minutes)',
+      '⚪ STALE: Days since last user interaction is not being reported · SN1MA',
+      '→ No new number since Tue 10 Feb 2026 13:59 GMT+2 (1 minutes)',
       '→ Action: Check the publisher: its logs, its schedule and the database',
       '→ Escalation: Until it reports again, the number on the dashboard is out of date',
     ]);
     clock.set('2026-02-10T12:30:00Z');
     await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-stale', 'OK', 'ALARM', '2026-02-10T12:30:00Z'));
     expect(texts()[1]!.split('\n').slice(0, 5)).toEqual([
-      '🟢 HEALTHY: Days since last user interaction < 1',
+      '🟢 HEALTHY: Days since last user interaction < 1 · SN1MA',
       '→ Real users engaging with SN1MA',
       '→ Action: Continue collecting feedback',
       '→ Escalation: None, stay the course',
@@ -168,8 +171,8 @@ describe('the Slack notifier', () => {
     await notify(alarmEvent('sns-alarm-composite.json', 'prod-stale', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
     // Three 5-minute periods without a number, as the metric alarm under it counts.
     expect(texts()[0]!.split('\n').slice(0, 2)).toEqual([
-      '⚪ STALE: Days since last user interaction is not being reported',
-      '→ No new number since Tue 10 Feb 2026 13:45 SAST (15 minutes)',
+      '⚪ STALE: Days since last user interaction is not being reported · SN1MA',
+      '→ No new number since Tue 10 Feb 2026 13:45 GMT+2 (15 minutes)',
     ]);
   });
 
@@ -203,10 +206,11 @@ describe('the Slack notifier', () => {
     const { notify } = notifier('2026-02-10T12:00:00Z');
     await notify(alarmEvent('sns-alarm-metric-math.json', 'prod-publisher-errors', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
     expect(texts()[0]!.split('\n')).toEqual([
-      '⚠️ OPERATIONS: prod-publisher-errors is in ALARM',
+      '⚠️ OPERATIONS: prod-publisher-errors is in ALARM · SN1MA',
       '→ EXAMPLE',
       '→ Reason: Threshold Crossed: 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was greater than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).',
-      '→ Since: Tue 10 Feb 2026 14:00 SAST',
+      '→ Since: Tue 10 Feb 2026 14:00 GMT+2',
+      'Times in Africa/Johannesburg',
       `Dashboard: ${DASHBOARD}`,
     ]);
     expect(await announcements()).toEqual([]);
@@ -258,8 +262,9 @@ describe('the Slack notifier', () => {
       const { notify } = notifier('2026-02-10T12:00:00Z', closed);
       await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-critical', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
       expect(texts()[0]!.split('\n').slice(0, 1).concat(texts()[0]!.split('\n').slice(4))).toEqual([
-        '🚨 ALERT: Days since last user interaction = 7+',
+        '🚨 ALERT: Days since last user interaction = 7+ · SN1MA',
         'Now: not available: the database did not answer',
+        'Times in Africa/Johannesburg',
         `Dashboard: ${DASHBOARD}`,
       ]);
     });
@@ -267,7 +272,7 @@ describe('the Slack notifier', () => {
     it('still posts an operations alarm: it never waits on the database, which may be what is broken', async () => {
       const { notify } = notifier('2026-02-10T12:00:00Z', closed);
       await notify(alarmEvent('sns-alarm-metric-math.json', 'prod-publisher-errors', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
-      expect(texts().map((text) => text.split('\n')[0])).toEqual(['⚠️ OPERATIONS: prod-publisher-errors is in ALARM']);
+      expect(texts().map((text) => text.split('\n')[0])).toEqual(['⚠️ OPERATIONS: prod-publisher-errors is in ALARM · SN1MA']);
     });
 
     it('fails an OK, which cannot be told without the number it recovered to, so the retry finds the database awake', async () => {

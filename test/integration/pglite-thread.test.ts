@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toStore } from '../../functions/core/recording.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
 import type { Database } from '../../functions/db/port.js';
+import { loadConfig } from '../../functions/core/config.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { freshPglite } from '../support/pglite-template.js';
@@ -103,6 +104,7 @@ describe('PGlite on its own thread', () => {
           { event_id: `pipe-${b}-${i}`, user_id: `00000000-0000-4000-8000-${(b * 500 + i).toString(16).padStart(12, '0')}`, interaction_type: 'login' },
           new Date(),
           () => '',
+          loadConfig({}),
         ),
       );
     // Four batches of 500 make four statements: they cannot share one.

@@ -14,7 +14,10 @@ beforeEach(() => {
   slack.received.length = 0;
 });
 
-const message = slackMessage('🟡 WARNING: Days since last user interaction = 1-7', ['→ Users signed up but not actively using'], [], null);
+const message = slackMessage('🟡 WARNING: Days since last user interaction = 1-7', ['→ Users signed up but not actively using'], [], {
+  team: { productName: null, timeZone: 'UTC' },
+  dashboardUrl: null,
+});
 
 /** Real fetch to the stand-in; a virtual clock, so waits are recorded instead of slept. */
 function client(retry: SlackClientDeps['retry'] = {}) {

@@ -217,6 +217,8 @@ describe('ingest into the buffer', () => {
       accept: () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' })),
       pending: async () => [],
       markFolded: async () => {},
+      forgetUser: async () => 0,
+      unmarkUser: async () => 0,
     };
     const ingest = createIngestHandler({ ...deps, accept: acceptIntoBuffer(failing, deps.log) });
     const result = await ingest(post('/metrics/interaction', { user_id: user(1), interaction_type: 'login' }));

@@ -80,6 +80,28 @@ describe('the snapshot through the Data API stand-in, a page of rows at a time',
     expect(lastPublished()).toMatchObject({ DailyActiveUsers: 6_201, TotalRealUsers: 6_201 });
   }, 120_000);
 
+  it("6,200 users and 4,100 internal ones with the products' own ids: every one read once across pages, in byte order", async () => {
+    cloudWatch.on(PutMetricDataCommand).resolves({});
+    await emptyDatabase(direct);
+    // Numbers, names in both cases, non-ASCII: a locale's order and the bytes' order differ for each of them.
+    const id = (prefix: string) => `(ARRAY['', 'user_', 'User_', 'ü-'])[n % 4 + 1] || '${prefix}' || n`;
+    await direct.query(
+      `INSERT INTO real_users (user_id, first_real_at, last_real_at)
+       SELECT ${id('')}, t, t FROM generate_series(1, 6200) AS n,
+       LATERAL (SELECT timestamptz '2026-02-28 23:00:00+00' - n * interval '1 second') AS x(t)`,
+    );
+    await direct.query('UPDATE real_user_count SET users = 6200');
+    await direct.query(`INSERT INTO users (user_id, first_seen_at, marked_internal) SELECT ${id('i')}, now(), true FROM generate_series(1, 4100) AS n`);
+    const expected = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => `${['', 'user_', 'User_', 'ü-'][(i + 1) % 4]}${prefix}${i + 1}`).sort();
+    const { aws, publish } = await publisherThroughTheStandIn();
+    await publish();
+    const { snapshot } = (await aws.snapshots.read())!;
+    expect([...snapshot!.realUsers.keys()].sort()).toEqual(expected('', 6_200));
+    expect([...snapshot!.internalUsers].sort()).toEqual(expected('i', 4_100));
+    expect(lastPublished()).toMatchObject({ MonthlyActiveUsers: 6_200, TotalRealUsers: 6_200 });
+  }, 120_000);
+
   it('50,001 monthly active users: past what a snapshot keeps, every run reads Aurora, and publishes', async () => {
     cloudWatch.on(PutMetricDataCommand).resolves({});
     await activeUsers(50_001);

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
+import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 // Debian's Chromium, never a browser downloaded by a test tool (.ci/run installs it).
 const CHROMIUM = '/usr/bin/chromium';
@@ -41,7 +42,7 @@ async function start(startAt: string, env: Record<string, string> = {}) {
   const dir = await folderWithFreshCluster('days-since-page-');
   folders.push(dir);
   const service = await startLocalService(
-    { PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', INTERNAL_EMAIL_DOMAINS: 'team.example', ...TEST_PGLITE_ENV, ...env },
+    { PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', INTERNAL_EMAIL_DOMAINS: 'team.example', MILESTONES_FILE: SN1MA_MILESTONES_FILE, ...TEST_PGLITE_ENV, ...env },
     { now: () => new Date(now) },
   );
   running.push(service);
@@ -173,6 +174,10 @@ describe('the status page, in Chromium', () => {
       ['Days since last login', '0.25', 'Active'],
       ['Days since last /coach call', '0.29', 'Active'],
       ['Days since last agent run', '2.0', 'Warning'],
+      ['Days since last decision', '∞', 'No users yet'],
+      ['Days since last export', '∞', 'No users yet'],
+      ['Days since last feedback', '∞', 'No users yet'],
+      ['Days since last payment', '1.1', 'Warning'],
       ['Monthly active users', '13', 'Target: 50'],
       ['Daily active users', '2', 'Target: 10'],
     ]);
@@ -217,6 +222,32 @@ describe('the status page, in Chromium', () => {
     expect(requested.filter((url) => !url.startsWith(`${service.url}/`))).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it("carries the product's name, the team's time zone, its own counting types and what does not count", async () => {
+    const { service, send, setClock } = await start('2026-02-20T12:00:00Z', {
+      PRODUCT_NAME: 'Acme <Beta>',
+      TEAM_TIME_ZONE: 'Africa/Johannesburg',
+      INTERACTION_TYPES: 'report_viewed,payment',
+      MILESTONES_FILE: '',
+    });
+    await send([
+      { user_id: '42', interaction_type: 'report_viewed', occurred_at: '2026-02-20T06:00:00Z' },
+      { user_id: 'user_8f3a', interaction_type: 'page_view', occurred_at: '2026-02-20T09:00:00Z' },
+    ]);
+    setClock('2026-02-20T12:00:00Z');
+    const page = await open(service.url);
+    expect(await page.title()).toBe('0.25 days · Active · Acme <Beta>');
+    expect(await page.textContent('h1')).toBe('Acme <Beta>: days since last real user interaction');
+    expect((await headline(page)).lastReal).toBe('Last real interaction 6 hours ago, 2026-02-20 08:00 GMT+2 · 1 real user so far');
+    expect((await rows(page, 'current-state')).slice(0, 3)).toEqual([
+      ['Days since last report viewed', '0.25', 'Active'],
+      ['Days since last payment', '∞', 'No users yet'],
+      ['Days since last page view', '0.12', 'Does not count'],
+    ]);
+    expect(await rows(page, 'milestones')).toEqual([['No milestones set: name your own in MILESTONES_FILE (docs/configuration.md, Milestones).']]);
+    expect(await page.textContent('#updated')).toMatch(/ GMT\+2 · times in Africa\/Johannesburg · refreshes every minute$/);
+    await page.close();
+  }, 60_000);
 
   it('refreshes itself every minute', async () => {
     const { service, send, setClock } = await start('2026-02-20T12:00:00Z');
@@ -298,7 +329,7 @@ describe('the status page, in Chromium', () => {
       }),
     );
     expect(cut).toEqual([]);
-    expect(await page.$$eval('.band', (badges) => badges.length)).toBe(10);
+    expect(await page.$$eval('.band', (badges) => badges.length)).toBe(14);
     expect((await headline(page)).fontSizePx).toBeGreaterThanOrEqual(72);
     expect(await page.$eval('#chart canvas', (canvas) => canvas.getBoundingClientRect().width)).toBeLessThanOrEqual(390);
     expect((await seriesPixels(page)).active).toBeGreaterThan(100);

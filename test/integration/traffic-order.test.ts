@@ -63,7 +63,7 @@ async function buffersForOneBatch(service: LocalService, batch: InteractionInput
   // The same statement recordInteractions sends, so PL/pgSQL uses the plan it cached for the server's own calls.
   const [row] = await service.db.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, number> }> }>(
     `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${RECORD_INTERACTIONS}`,
-    { interactions: { json: batch.map((item) => toStore(item, new Date(), () => '')) }, internal_email_domains: { json: [] } },
+    { interactions: { json: batch.map((item) => toStore(item, new Date(), () => '', service.config)) }, internal_email_domains: { json: [] } },
   );
   const plan = row!['QUERY PLAN'][0]!.Plan;
   return plan['Shared Hit Blocks']! + plan['Shared Read Blocks']!;
@@ -104,7 +104,7 @@ describe('recording, singles first and then batches (issue 10)', () => {
     // Four batches of 500 cannot share a statement: four statements, queued at once.
     const finishedAt = await Promise.all(
       Array.from({ length: 4 }, async () => {
-        await recordInteractions(service.db, send.batch().map((item) => toStore(item, new Date(), () => '')));
+        await recordInteractions(service.db, send.batch().map((item) => toStore(item, new Date(), () => '', service.config)));
         return turns;
       }),
     );

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../functions/core/config.js';
-import { COUNTING_TYPES } from '../../functions/core/interaction.js';
 import { toStore, type InteractionToStore } from '../../functions/core/recording.js';
 import { readDailyHistory } from '../../functions/db/history.js';
 import { recordInteractions } from '../../functions/db/interactions.js';
@@ -54,6 +53,7 @@ function traffic(count: number, offset: number): InteractionToStore[] {
       },
       NOW,
       () => 'unused',
+      config,
     );
   });
 }
@@ -62,11 +62,16 @@ function traffic(count: number, offset: number): InteractionToStore[] {
 const reads = async (db: Database) => ({
   headline: await readHeadline(db, config.internal),
   pulse: await readPulse(db, config.internal, NOW),
-  lastByType: await readLastRealByType(db, config.internal, COUNTING_TYPES),
+  lastByType: await readLastRealByType(db, config.internal, config.countingTypes),
   exclusions: await readExclusions(db, config.internal, new Date(NOW.getTime() - 30 * 86_400_000)),
   history: await readDailyHistory(db, config.internal, { from: '2025-12-01', to: '2026-03-01' }),
   milestones: await readMilestoneProgress(db, config.internal, config.milestones, NOW),
 });
+
+/** Every stored interaction, as text, but for what only says when and in what order it arrived. */
+const storedRows = (db: Database) =>
+  db.query(`SELECT event_id, user_id::text, interaction_type, occurred_at::text, exclusion_reason, marked_internal, email_domain,
+                   user_agent, ip, metadata::text FROM interactions ORDER BY event_id`);
 
 /** Records as the service does (0.1.0's code made the same call), 200 at a time. */
 async function recordInBatches(db: Database, items: InteractionToStore[]) {
@@ -77,49 +82,71 @@ async function recordInBatches(db: Database, items: InteractionToStore[]) {
 const withoutLedgers = (catalog: Catalog): Catalog =>
   Object.fromEntries(Object.entries(catalog).map(([kind, lines]) => [kind, lines.filter((line: string) => !LEDGERS.some((ledger) => line.includes(ledger)))])) as Catalog;
 
+/**
+ * sql/ as it stood at the baseline: 001_baseline.sql alone, and the function files that create triggers (their PL/pgSQL
+ * bodies are not bound to column types, so today's files make the triggers the baseline had). Later migrations change tables.
+ */
+async function baselineOnly(): Promise<Schema> {
+  const sql = await loadSchema(SQL_DIR);
+  return { migrations: sql.migrations.filter((m) => m.name === '001_baseline.sql'), functions: sql.functions.filter((f) => /CREATE TRIGGER/i.test(f.sql)) };
+}
+
 describe('a database version 0.1.0 created', () => {
-  const dbs = {} as { older: Database; fresh: Database };
+  const dbs = {} as { older: Database; fresh: Database; baseline: Database };
   beforeAll(async () => {
     dbs.older = await engine.open();
     await migrate(dbs.older, await sqlOf010());
     dbs.fresh = await migratedDatabase(engine);
+    dbs.baseline = await engine.open();
+    await migrate(dbs.baseline, await baselineOnly());
   }, 180_000);
   afterAll(async () => {
     await dbs.older?.close();
     await dbs.fresh?.close();
+    await dbs.baseline?.close();
   });
 
-  it('has the baseline’s tables, columns, constraints, indexes, triggers and seed rows, as a new database has', async () => {
+  it('has the baseline’s tables, columns, constraints, indexes, triggers and seed rows, as a database 001_baseline.sql built has', async () => {
     const { functions: _then, ...older } = withoutLedgers(await describeCatalog(dbs.older, { rows: true }));
-    const { functions: _now, ...fresh } = withoutLedgers(await describeCatalog(dbs.fresh, { rows: true }));
-    expect(older).toEqual(fresh);
+    const { functions: _now, ...baseline } = withoutLedgers(await describeCatalog(dbs.baseline, { rows: true }));
+    expect(older).toEqual(baseline);
     // The comparison sees the objects the baseline makes.
-    expect(fresh.indexes.some((index) => index.includes('real_user_activity_payment_first'))).toBe(true);
-    expect(fresh.rows).toContain('real_user_count: [{"users":0,"shard":0}]');
+    expect(baseline.indexes.some((index) => index.includes('real_user_activity_payment_first'))).toBe(true);
+    expect(baseline.triggers.some((trigger) => trigger.includes('daily_real_totals_new_moved'))).toBe(true);
+    expect(baseline.rows).toContain('real_user_count: [{"users":0,"shard":0}]');
   });
 
-  it('upgrades without running the baseline, reads as before and as a recount, and records on as a new database does', async () => {
+  it('upgrades without running the baseline, stores and reads what a new database holding the same interactions does, equals a recount, and records on as one', async () => {
     const { older, fresh } = dbs;
     const sql = await loadSchema(SQL_DIR);
     const before = traffic(600, 0);
     const after = traffic(400, 600);
-    await recordInBatches(older, before.slice(0, 500));
+    // 0.1.0 kept every IP whole: some of these carry one.
+    const asZeroOneZeroSent = before.map((item, i) => (i % 10 === 0 ? { ...item, ip: `203.0.113.${i % 256}` } : item));
+    await recordInBatches(older, asZeroOneZeroSent.slice(0, 500));
     // The form 0.1.0 kept for code from before its sql/007, which the upgrade drops.
-    await older.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json(before.slice(500)) });
+    await older.query('SELECT * FROM record_interactions(:interactions::jsonb)', { interactions: json(asZeroOneZeroSent.slice(500)) });
     // Installed on 2 January: the earliest applied_at is the product's baseline date, and must stay.
     await older.query("UPDATE schema_migrations SET applied_at = timestamptz '2026-01-01 00:00:00+00' + substr(name, 1, 3)::int * interval '1 day'");
-    const was = await reads(older);
+    // Today's code cannot read a 0.1.0 database (its ids are uuids): what it must read after the upgrade is what a new
+    // database that recorded the same interactions reads.
+    await recordInBatches(fresh, before);
+    expect(await storedRows(older)).toHaveLength(before.length);
 
+    // The baseline stands for 0.1.0's ten; the migrations after it run as on any database at the baseline.
     expect(await migrate(older, sql)).toEqual({
-      applied: [],
-      alreadyApplied: sql.migrations.map((m) => m.name),
+      applied: sql.migrations.slice(1).map((m) => m.name),
+      alreadyApplied: ['001_baseline.sql'],
       defined: sql.functions.map((f) => f.name),
       dropped: [],
     });
-    expect((await older.query('SELECT name FROM schema_migrations')).map((row) => row.name)).toEqual(['001_baseline.sql']);
+    expect((await older.query('SELECT name FROM schema_migrations ORDER BY name')).map((row) => row.name)).toEqual(sql.migrations.map((m) => m.name));
     expect(await installedAt(older)).toEqual(new Date('2026-01-02T00:00:00Z'));
-    expect(await reads(older)).toEqual(was);
+    expect(await reads(older)).toEqual(await reads(fresh));
     await expectRollupsToEqualRecount(older);
+    // Every interaction as today's code stores it: user ids as lower-case text, and no IP kept.
+    expect(await storedRows(older)).toEqual(await storedRows(fresh));
+    expect(await older.query('SELECT count(*)::int AS kept FROM interactions WHERE ip IS NOT NULL')).toEqual([{ kept: 0 }]);
     // Every function and trigger as sql/functions defines it, and nothing else: record_interactions(jsonb) is gone.
     const upgraded = await describeCatalog(older);
     expect(upgraded).toEqual(await describeCatalog(fresh));
@@ -127,7 +154,7 @@ describe('a database version 0.1.0 created', () => {
 
     // Returning users, new users, and interactions older than a user's first day (their first day moves earlier).
     await recordInBatches(older, after);
-    await recordInBatches(fresh, [...before, ...after]);
+    await recordInBatches(fresh, after);
     await expectRollupsToEqualRecount(older);
     expect(await reads(older)).toEqual(await reads(fresh));
     expect(await migrate(older, sql)).toEqual({ applied: [], alreadyApplied: sql.migrations.map((m) => m.name), defined: [], dropped: [] });

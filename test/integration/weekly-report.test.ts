@@ -12,9 +12,10 @@ import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
 import { CheckInInProgressError, CHECK_IN_LEASE_MS, createWeeklyReportHandler } from '../../functions/handlers/weekly-report.js';
 import { post, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack } from './slack-stand-in.js';
+import { SN1MA_TEAM } from '../support/sn1ma.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
-const ENV = { BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ID: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
+const ENV = { ...SN1MA_TEAM, BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ID: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
 
 const secrets = mockClient(SecretsManagerClient);
 // The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
@@ -40,7 +41,7 @@ function weekly(now: string, slack: (real: SlackPoster) => SlackPoster = (real) 
 const texts = () => shared.slack.received.map((received) => received.body.text);
 
 describe('the Friday check-in', () => {
-  it('posts the week once at Friday 09:00 SAST, and next Friday says what changed', async () => {
+  it('posts the week once at Friday 09:00 GMT+2, and next Friday says what changed', async () => {
     const { run, record, clock } = weekly('2026-02-13T07:00:00Z');
     await record({ user_id: '11111111-1111-4111-8111-111111111111', interaction_type: 'signup', occurred_at: '2026-02-03T08:00:00Z' });
     await record({ user_id: '22222222-2222-4222-8222-222222222222', interaction_type: 'signup', occurred_at: '2026-02-10T08:00:00Z' });
@@ -55,15 +56,16 @@ describe('the Friday check-in', () => {
     expect(await run()).toBe('posted');
     expect(texts()).toEqual([
       [
-        '📅 Friday check-in: days since last real user interaction = 0.50 (🟢 HEALTHY)',
+        '📅 Friday check-in: days since last real user interaction = 0.50 (🟢 HEALTHY) · SN1MA',
         '→ DAU 1 (target 10) · MAU 3 (target 50)',
         '→ New real users this week: 2 (last week: 1)',
-        '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 SAST',
+        '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 GMT+2',
         '→ Since last Friday: this is the first check-in, nothing to compare yet',
         '→ Alerts since last Friday: none',
         'Now: 0.50 days since the last real user interaction',
-        'Last real interaction: Thu 12 Feb 2026 21:00 SAST',
+        'Last real interaction: Thu 12 Feb 2026 21:00 GMT+2',
         'Total real users: 3',
+        'Times in Africa/Johannesburg',
       ].join('\n'),
     ]);
 
@@ -76,12 +78,12 @@ describe('the Friday check-in', () => {
     clock.set('2026-02-20T07:00:00Z');
     expect(await run()).toBe('posted');
     expect(texts()[1]!.split('\n').slice(0, 6)).toEqual([
-      '📅 Friday check-in: days since last real user interaction = 7.50 (🚨 ALERT)',
+      '📅 Friday check-in: days since last real user interaction = 7.50 (🚨 ALERT) · SN1MA',
       '→ DAU 0 (target 10) · MAU 3 (target 50)',
       '→ New real users this week: 0 (last week: 2)',
-      '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 SAST',
+      '→ Last excluded interaction: agent_run from an internal user, Fri 13 Feb 2026 08:00 GMT+2',
       '→ Since last Friday: days 0.50 → 7.50 · status 🟢 HEALTHY → 🚨 ALERT · DAU 1 → 0 · MAU 3 (unchanged) · total real users 3 (unchanged)',
-      '→ Alerts since last Friday: 🟡 WARNING Sat 14 Feb 2026 09:00 SAST',
+      '→ Alerts since last Friday: 🟡 WARNING Sat 14 Feb 2026 09:00 GMT+2',
     ]);
     const kept = await shared.db.query(
       `SELECT ${epochMs('slot')} AS slot, status, dau, mau, total_real_users, new_real_users, ${epochMs('posted_at')} AS posted_at FROM weekly_check_ins ORDER BY 1`,
@@ -163,6 +165,6 @@ describe('the Friday check-in', () => {
     ]);
     clock.set('2026-02-13T08:00:00Z');
     expect(await run()).toBe('posted');
-    expect(texts()[1]!.split('\n')[0]).toBe('📅 Friday check-in: days since last real user interaction = 12.33 since the baseline, no real user yet (🚨 ALERT)');
+    expect(texts()[1]!.split('\n')[0]).toBe('📅 Friday check-in: days since last real user interaction = 12.33 since the baseline, no real user yet (🚨 ALERT) · SN1MA');
   });
 });

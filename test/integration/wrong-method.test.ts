@@ -4,6 +4,7 @@ import type { ApiEvent, ApiHandler } from '../../functions/handlers/http.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { ROUTES, type RouteFamily } from '../../functions/handlers/routes.js';
+import { createUsersHandler } from '../../functions/handlers/users.js';
 import type { Database } from '../../functions/db/port.js';
 import { testDeps } from '../support/harness.js';
 
@@ -14,7 +15,7 @@ const db: Database = { query: refused, transaction: refused, close: async () => 
 describe('a wrong method on a known path', () => {
   it('is answered by each route family Lambda with 405, JSON and Allow, as API Gateway\'s ANY method forwards it', async () => {
     const deps = testDeps(db);
-    const handlers: Record<RouteFamily, ApiHandler> = { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), health };
+    const handlers: Record<RouteFamily, ApiHandler> = { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), users: createUsersHandler(deps), health };
     for (const route of ROUTES) {
       for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((other) => other !== route.method)) {
         const event: ApiEvent = { httpMethod: method, path: route.path, headers: {}, body: null, isBase64Encoded: false, queryStringParameters: null };

@@ -41,15 +41,16 @@ describe('status bands', () => {
 
 describe('classification', () => {
   it('ranks the who before the what: test, then automated, then a landing-page visit', () => {
-    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { test: true, user_agent: 'curl/8' } })).toBe('test_traffic');
-    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { user_agent: 'Wget/1.21' } })).toBe('automated_client');
-    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view' })).toBe('not_engagement');
-    expect(storedExclusionReason({ user_id: USER, interaction_type: 'payment', context: { user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' } })).toBeNull();
+    const counting = settings.countingTypes;
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { test: true, user_agent: 'curl/8' } }, counting)).toBe('test_traffic');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view', context: { user_agent: 'Wget/1.21' } }, counting)).toBe('automated_client');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'page_view' }, counting)).toBe('not_engagement');
+    expect(storedExclusionReason({ user_id: USER, interaction_type: 'payment', context: { user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' } }, counting)).toBeNull();
   });
 
   it('knows internal users by id, by email domain, or by their own flag', () => {
     const internal = { userIds: new Set([USER]), emailDomains: new Set(['sustainnet.io']) };
-    expect(isInternalUser(USER.toUpperCase(), [], false, internal)).toBe(true);
+    expect(isInternalUser(USER, [], false, internal)).toBe(true);
     expect(isInternalUser('x', ['gmail.com', 'sustainnet.io'], false, internal)).toBe(true);
     expect(isInternalUser('x', [null], true, internal)).toBe(true);
     expect(isInternalUser('x', ['gmail.com', null], false, internal)).toBe(false);
@@ -63,7 +64,7 @@ describe('classification', () => {
 
 describe('verdicts', () => {
   const stored = (overrides: Partial<InteractionToStore>): InteractionToStore => ({
-    ...toStore({ user_id: USER, interaction_type: 'login' }, new Date('2026-02-08T00:00:00Z'), () => 'e'),
+    ...toStore({ user_id: USER, interaction_type: 'login' }, new Date('2026-02-08T00:00:00Z'), () => 'e', settings),
     ...overrides,
   });
   const outcome = (item: InteractionToStore, recorded = true, knownUser: StoredOutcome['knownUser'] = null): StoredOutcome => ({
@@ -118,7 +119,15 @@ describe('configuration', () => {
   it.each([
     [{ WARNING_DAYS: 'soon' }, 'WARNING_DAYS must be a number >= 0, got "soon"'],
     [{ WARNING_DAYS: '7', CRITICAL_DAYS: '7' }, 'CRITICAL_DAYS must be greater than WARNING_DAYS (7), got 7'],
-    [{ INTERNAL_USER_IDS: 'founder' }, 'INTERNAL_USER_IDS must be comma-separated UUIDs, got "founder"'],
+    [{ INTERNAL_USER_IDS: 'founder, ana ' + 'x'.repeat(130) }, `INTERNAL_USER_IDS must list user ids (1 to 128 characters): "ana ${'x'.repeat(130)}" must be at most 128 characters`],
+    [{ INTERNAL_USER_IDS: '["42", 42]' }, 'INTERNAL_USER_IDS must list user ids (1 to 128 characters): item 1 must be text'],
+    [{ INTERACTION_TYPES: 'login,Report Viewed' }, 'INTERACTION_TYPES must be comma-separated types of 1 to 50 characters from a-z, 0-9 and _ . : -, got "Report Viewed"'],
+    [{ TEAM_TIME_ZONE: 'Mars/Olympus_Mons' }, 'TEAM_TIME_ZONE must be an IANA time zone such as Europe/Berlin, America/New_York or UTC, got "Mars/Olympus_Mons"'],
+    [{ TEAM_TIME_ZONE: '+02:00' }, 'TEAM_TIME_ZONE must be an IANA time zone such as Europe/Berlin, America/New_York or UTC, got "+02:00"'],
+    [{ CHECK_IN_DAY: 'fridays' }, 'CHECK_IN_DAY must be a day of the week such as fri or friday, got "fridays"'],
+    [{ CHECK_IN_HOUR: '24' }, 'CHECK_IN_HOUR must be a whole number from 0 to 23, got "24"'],
+    [{ STORE_IP: 'full' }, 'STORE_IP must be none or truncated, got "full"'],
+    [{ PRODUCT_NAME: 'Acme\nInc' }, 'PRODUCT_NAME must be at most 60 characters on one line, got "Acme\nInc"'],
     [{ INTERNAL_EMAIL_DOMAINS: 'not a domain' }, 'INTERNAL_EMAIL_DOMAINS must be comma-separated domains like example.com, got "not a domain"'],
     [{ BASELINE_DATE: 'Feb 1st' }, 'BASELINE_DATE must be a date like 2026-02-01, got "Feb 1st"'],
     [{ DAU_TARGET: '2.5' }, 'DAU_TARGET must be a whole number >= 0, got "2.5"'],
@@ -128,11 +137,13 @@ describe('configuration', () => {
 
   it('reads lists, domains and the baseline', () => {
     const config = loadConfig({
-      INTERNAL_USER_IDS: ` ${USER.toUpperCase()} , `,
+      INTERNAL_USER_IDS: ` ${USER.toUpperCase()} , 42, user_8F3a`,
       INTERNAL_EMAIL_DOMAINS: '@SustainNet.io,example.com',
       BASELINE_DATE: '2026-02-01',
     });
-    expect([...config.internal.userIds]).toEqual([USER]);
+    // UUID-shaped ids are stored lower-cased, as ingest stores them; any other id is kept as written (case-sensitive).
+    expect([...config.internal.userIds]).toEqual([USER, '42', 'user_8F3a']);
+    expect([...loadConfig({ INTERNAL_USER_IDS: '["a,b", "c"]' }).internal.userIds]).toEqual(['a,b', 'c']);
     expect([...config.internal.emailDomains]).toEqual(['sustainnet.io', 'example.com']);
     expect(config.baselineDate).toEqual(new Date('2026-02-01T00:00:00Z'));
   });

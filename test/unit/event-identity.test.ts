@@ -52,6 +52,15 @@ describe('the event_id an interaction is stored under', () => {
     expect(eventIdOf({ ...login, occurred_at: '2026-02-08T12:00:00Z' })).toBe(eventIdOf({ ...login, occurred_at: '2026-02-08T12:00:00Z', metadata: {}, context: {} }));
   });
 
+  it('tells users apart as ingest stores them: any text id in its own case ("Ana" and "ana" are two), a configured type like any other', () => {
+    const at = '2026-02-08T12:00:00Z';
+    const of = (user_id: string, interaction_type = 'report_viewed') => eventIdOf({ user_id, interaction_type, occurred_at: at });
+    expect(of('Ana')).not.toBe(of('ana'));
+    expect(of('Ana')).toBe(of('Ana'));
+    expect(of('user:42/ü')).toMatch(/^content:[A-Za-z0-9_-]{43}$/);
+    expect(of('user:42/ü', 'billing:upgrade')).not.toBe(of('user:42/ü'));
+  });
+
   it('cannot be formed without occurred_at or a key: the server\'s clock would make every retry another interaction', () => {
     expect(eventIdOf(login)).toBeNull();
     expect(eventIdOf(login, { index: 2 })).toBeNull();

@@ -1,19 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../functions/core/config.js';
 import {
-  DEFAULT_MILESTONES,
   milestonesResponse,
   milestoneStatus,
   parseMilestones,
   RollingActiveUsers,
   type Milestone,
 } from '../../functions/core/milestones.js';
+import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 const PAYING: Milestone = { name: '10 paying users', target_date: '2026-03-01', measure: 'paying_users', target: 10 };
+const SN1MA_EXAMPLE = SN1MA_MILESTONES_FILE;
+const readFile = (path: string) => readFileSync(path, 'utf8');
 
 function configError(env: Record<string, string>): ConfigError {
   try {
-    loadConfig(env);
+    loadConfig(env, readFile);
   } catch (error) {
     return error as ConfigError;
   }
@@ -21,14 +24,36 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('milestone configuration', () => {
-  it("defaults to the seed's Milestone Targets table, without the baseline row", () => {
-    expect(loadConfig({}).milestones).toEqual([
+  it('has none on a fresh install, so nothing dated for another product shows as missed', () => {
+    expect(loadConfig({}).milestones).toEqual([]);
+    expect(loadConfig({ MILESTONES: '  ' }).milestones).toEqual([]);
+  });
+
+  it("reads MILESTONES_FILE: the SN1MA example is the seed's Milestone Targets table, without the baseline row", () => {
+    expect(loadConfig({ MILESTONES_FILE: SN1MA_EXAMPLE }, readFile).milestones).toEqual([
       { name: 'First user signs up', target_date: '2026-02-08', measure: 'total_real_users', target: 1 },
       { name: '5 active users', target_date: '2026-02-15', measure: 'active_real_users_30d', target: 5 },
       { name: '10 paying users', target_date: '2026-03-01', measure: 'paying_users', target: 10 },
       { name: '50 active users', target_date: '2026-03-31', measure: 'active_real_users_30d', target: 50 },
     ]);
-    expect(loadConfig({ MILESTONES: '  ' }).milestones).toBe(DEFAULT_MILESTONES);
+  });
+
+  it.each([
+    [{ MILESTONES_FILE: '/nowhere/milestones.json' }, 'MILESTONES_FILE could not be read: /nowhere/milestones.json (ENOENT)'],
+    [{ MILESTONES_FILE: SN1MA_EXAMPLE, MILESTONES: '[]' }, 'MILESTONES_FILE and MILESTONES are both set: use one'],
+    [
+      { MILESTONES_FILE: SN1MA_EXAMPLE, INTERACTION_TYPES: 'signup,login' },
+      'MILESTONES_FILE [2] ("10 paying users").measure is paying_users, which counts real users with a payment interaction, and payment is not in INTERACTION_TYPES',
+    ],
+  ])('refuses a file it cannot use, naming the variable and the entry: %o', (env, message) => {
+    expect(configError(env).message).toBe(message);
+  });
+
+  it('names the file and the entry, by position and name, when the file breaks a rule', () => {
+    expect(() => loadConfig({ MILESTONES_FILE: 'm.json' }, () => JSON.stringify([PAYING, { ...PAYING, name: '5 real users', target: 0 }]))).toThrow(
+      'MILESTONES_FILE m.json: [1] ("5 real users").target must be at least 1',
+    );
+    expect(() => loadConfig({ MILESTONES_FILE: 'm.json' })).toThrow(/^MILESTONES_FILE cannot be read here/);
   });
 
   it('reads MILESTONES as JSON, trimming names', () => {
@@ -40,13 +65,13 @@ describe('milestone configuration', () => {
   it.each([
     ['not JSON', '{name:', /^MILESTONES must be a JSON array like \[\{"name":/],
     ['an object, not a list', JSON.stringify(PAYING), /^MILESTONES must be a JSON array of milestones$/],
-    ['a missing field', JSON.stringify([{ name: 'x', target_date: '2026-03-01', measure: 'paying_users' }]), /^MILESTONES \[0\]\.target is required$/],
-    ['a fractional target', JSON.stringify([{ ...PAYING, target: 2.5 }]), /^MILESTONES \[0\]\.target must be a whole number$/],
-    ['a zero target', JSON.stringify([PAYING, { ...PAYING, name: 'y', target: 0 }]), /^MILESTONES \[1\]\.target must be at least 1$/],
-    ['a day that does not exist', JSON.stringify([{ ...PAYING, target_date: '2026-02-29' }]), /^MILESTONES \[0\]\.target_date must be a date like 2026-03-01$/],
-    ['an unknown measure', JSON.stringify([{ ...PAYING, measure: 'signups' }]), /^MILESTONES \[0\]\.measure must be one of total_real_users, active_real_users_30d, paying_users$/],
+    ['a missing field', JSON.stringify([{ name: 'x', target_date: '2026-03-01', measure: 'paying_users' }]), /^MILESTONES \[0\] \("x"\)\.target is required$/],
+    ['a fractional target', JSON.stringify([{ ...PAYING, target: 2.5 }]), /^MILESTONES \[0\] \("10 paying users"\)\.target must be a whole number$/],
+    ['a zero target', JSON.stringify([PAYING, { ...PAYING, name: 'y', target: 0 }]), /^MILESTONES \[1\] \("y"\)\.target must be at least 1$/],
+    ['a day that does not exist', JSON.stringify([{ ...PAYING, target_date: '2026-02-29' }]), /^MILESTONES \[0\] \("10 paying users"\)\.target_date must be a date like 2026-03-01$/],
+    ['an unknown measure', JSON.stringify([{ ...PAYING, measure: 'signups' }]), /^MILESTONES \[0\] \("10 paying users"\)\.measure must be one of total_real_users, active_real_users_30d, paying_users$/],
     ['an empty name', JSON.stringify([{ ...PAYING, name: '  ' }]), /^MILESTONES \[0\]\.name must not be empty$/],
-    ['an unknown field', JSON.stringify([{ ...PAYING, days_metric: 0.5 }]), /^MILESTONES \[0\] unknown field\(s\): days_metric$/],
+    ['an unknown field', JSON.stringify([{ ...PAYING, days_metric: 0.5 }]), /^MILESTONES \[0\] \("10 paying users"\) unknown field\(s\): days_metric$/],
     ['a repeated name', JSON.stringify([PAYING, PAYING]), /^MILESTONES must not repeat a milestone name$/],
   ])('refuses %s, naming the variable and the field', (_, raw, message) => {
     const error = configError({ MILESTONES: raw });
@@ -77,7 +102,7 @@ describe('milestone status', () => {
 
   it('answers each milestone with its progress, saying whether it was reached on time', () => {
     const milestones: Milestone[] = [
-      DEFAULT_MILESTONES[0]!,
+      { name: 'First user signs up', target_date: '2026-02-08', measure: 'total_real_users', target: 1 },
       PAYING,
       { name: '50 active users', target_date: '2026-03-31', measure: 'active_real_users_30d', target: 50 },
       { name: '5 active users', target_date: '2026-02-15', measure: 'active_real_users_30d', target: 5 },

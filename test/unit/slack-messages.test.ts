@@ -5,7 +5,9 @@ import { ConfigError } from '../../functions/core/config.js';
 import { DEFAULT_NAMESPACE, figuresOf, namespaceFromEnv, readingOf, type Reading } from '../../functions/core/published-figures.js';
 import { alertMessage, mrkdwn, operationsMessage, seedWording, slackMessage, teamTime } from '../../functions/core/slack-messages.js';
 
-const SETTINGS = { warningDays: 1, criticalDays: 7 };
+// SN1MA's team, in Johannesburg (UTC+2 all year).
+const SN1MA = { productName: 'SN1MA', timeZone: 'Africa/Johannesburg' };
+const SETTINGS = { warningDays: 1, criticalDays: 7, team: SN1MA };
 const DASHBOARD = 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=prod-days-since';
 const NOW = new Date('2026-02-15T12:32:15Z');
 
@@ -104,47 +106,65 @@ describe('alert states', () => {
 
 describe('Slack messages', () => {
   it('carry the seed\'s Alert Rules word for word', () => {
-    expect(seedWording('critical', SETTINGS)).toEqual({
+    expect(seedWording('critical', SETTINGS, 'SN1MA')).toEqual({
       headline: '🚨 ALERT: Days since last user interaction = 7+',
       lines: ['→ No real users in 1 week', '→ Action: Schedule launch sprint', '→ Escalation: Review GTM strategy'],
     });
-    expect(seedWording('warning', SETTINGS)).toEqual({
+    expect(seedWording('warning', SETTINGS, 'SN1MA')).toEqual({
       headline: '🟡 WARNING: Days since last user interaction = 1-7',
       lines: ['→ Users signed up but not actively using', '→ Action: Email retention campaign', '→ Escalation: Analyze first-run experience'],
     });
-    expect(seedWording('healthy', SETTINGS)).toEqual({
+    expect(seedWording('healthy', SETTINGS, 'SN1MA')).toEqual({
       headline: '🟢 HEALTHY: Days since last user interaction < 1',
       lines: ['→ Real users engaging with SN1MA', '→ Action: Continue collecting feedback', '→ Escalation: None, stay the course'],
     });
   });
 
-  it('follow configured thresholds', () => {
-    expect(seedWording('critical', { warningDays: 2, criticalDays: 14 }).headline).toBe('🚨 ALERT: Days since last user interaction = 14+');
-    expect(seedWording('critical', { warningDays: 2, criticalDays: 14 }).lines[0]).toBe('→ No real users in 14 days');
-    expect(seedWording('warning', { warningDays: 2, criticalDays: 14 }).headline).toBe('🟡 WARNING: Days since last user interaction = 2-14');
+  it('follow configured thresholds and the configured product', () => {
+    expect(seedWording('critical', { warningDays: 2, criticalDays: 14 }, null).headline).toBe('🚨 ALERT: Days since last user interaction = 14+');
+    expect(seedWording('critical', { warningDays: 2, criticalDays: 14 }, null).lines[0]).toBe('→ No real users in 14 days');
+    expect(seedWording('warning', { warningDays: 2, criticalDays: 14 }, null).headline).toBe('🟡 WARNING: Days since last user interaction = 2-14');
+    expect(seedWording('healthy', SETTINGS, 'Acme').lines[0]).toBe('→ Real users engaging with Acme');
+    expect(seedWording('healthy', SETTINGS, null).lines[0]).toBe('→ Real users engaging with the product');
   });
 
-  it('times are the team\'s: SAST', () => {
-    expect(teamTime(new Date('2026-02-08T12:32:15Z'))).toBe('Sun 8 Feb 2026 14:32 SAST');
-    expect(teamTime(new Date('2026-02-27T22:05:00Z'))).toBe('Sat 28 Feb 2026 00:05 SAST');
+  it("times are the team's, with the zone's name at that moment", () => {
+    expect(teamTime(new Date('2026-02-08T12:32:15Z'), 'Africa/Johannesburg')).toBe('Sun 8 Feb 2026 14:32 GMT+2');
+    expect(teamTime(new Date('2026-02-27T22:05:00Z'), 'Africa/Johannesburg')).toBe('Sat 28 Feb 2026 00:05 GMT+2');
+    expect(teamTime(new Date('2026-02-08T12:32:15Z'), 'UTC')).toBe('Sun 8 Feb 2026 12:32 UTC');
+    expect(teamTime(new Date('2026-03-30T07:00:00Z'), 'Europe/Berlin')).toBe('Mon 30 Mar 2026 09:00 CEST');
+    expect(teamTime(new Date('2026-02-08T12:32:15Z'), 'America/St_Johns')).toBe('Sun 8 Feb 2026 09:02 GMT-3:30');
+  });
+
+  it('every message names the product and the time zone its times are in', () => {
+    const team = { productName: 'Acme Analytics', timeZone: 'America/New_York' };
+    const message = alertMessage({ from: 'healthy', to: 'warning' }, { reading: reading({ days: 1.5 }), dashboardUrl: DASHBOARD }, { ...SETTINGS, team }, NOW);
+    expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '🟡 WARNING: Days since last user interaction = 1-7 · Acme Analytics', emoji: true } });
+    expect(message.text.split('\n').slice(-3)).toEqual(['Total real users: 5', 'Times in America/New_York', `Dashboard: ${DASHBOARD}`]);
+    expect(message.text).toContain('Last real interaction: Sun 8 Feb 2026 00:05 GMT-5');
+    expect(message.blocks.at(-1)).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: `Times in America/New_York · <${DASHBOARD}|Open the dashboard>` }] });
+    const unnamed = alertMessage({ from: 'healthy', to: 'warning' }, { reading: reading({ days: 1.5 }), dashboardUrl: null }, { ...SETTINGS, team: { productName: null, timeZone: 'UTC' } }, NOW);
+    expect(unnamed.text.split('\n')[0]).toBe('🟡 WARNING: Days since last user interaction = 1-7');
+    expect(unnamed.text.split('\n').at(-1)).toBe('Times in UTC');
   });
 
   it('ALERT: the seed\'s lines, then the value, the last real interaction, total real users and the dashboard', () => {
     const message = alertMessage({ from: 'warning', to: 'critical' }, { reading: reading(), dashboardUrl: DASHBOARD }, SETTINGS, NOW);
     expect(message.text).toBe(
       [
-        '🚨 ALERT: Days since last user interaction = 7+',
+        '🚨 ALERT: Days since last user interaction = 7+ · SN1MA',
         '→ No real users in 1 week',
         '→ Action: Schedule launch sprint',
         '→ Escalation: Review GTM strategy',
         'Now: 7.31 days since the last real user interaction',
-        'Last real interaction: Sun 8 Feb 2026 07:05 SAST',
+        'Last real interaction: Sun 8 Feb 2026 07:05 GMT+2',
         'Total real users: 5',
+        'Times in Africa/Johannesburg',
         `Dashboard: ${DASHBOARD}`,
       ].join('\n'),
     );
     expect(message.blocks).toEqual([
-      { type: 'header', text: { type: 'plain_text', text: '🚨 ALERT: Days since last user interaction = 7+', emoji: true } },
+      { type: 'header', text: { type: 'plain_text', text: '🚨 ALERT: Days since last user interaction = 7+ · SN1MA', emoji: true } },
       {
         type: 'section',
         text: {
@@ -157,11 +177,11 @@ describe('Slack messages', () => {
         type: 'section',
         fields: [
           { type: 'mrkdwn', text: '*Now*\n7.31 days since the last real user interaction' },
-          { type: 'mrkdwn', text: '*Last real interaction*\nSun 8 Feb 2026 07:05 SAST' },
+          { type: 'mrkdwn', text: '*Last real interaction*\nSun 8 Feb 2026 07:05 GMT+2' },
           { type: 'mrkdwn', text: '*Total real users*\n5' },
         ],
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `<${DASHBOARD}|Open the dashboard>` }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Times in Africa/Johannesburg · <${DASHBOARD}|Open the dashboard>` }] },
     ]);
   });
 
@@ -169,13 +189,14 @@ describe('Slack messages', () => {
     const warning = alertMessage({ from: 'healthy', to: 'warning' }, { reading: reading({ days: 1.5 }), dashboardUrl: null }, SETTINGS, NOW);
     expect(warning.text).toBe(
       [
-        '🟡 WARNING: Days since last user interaction = 1-7',
+        '🟡 WARNING: Days since last user interaction = 1-7 · SN1MA',
         '→ Users signed up but not actively using',
         '→ Action: Email retention campaign',
         '→ Escalation: Analyze first-run experience',
         'Now: 1.50 days since the last real user interaction',
-        'Last real interaction: Sun 8 Feb 2026 07:05 SAST',
+        'Last real interaction: Sun 8 Feb 2026 07:05 GMT+2',
         'Total real users: 5',
+        'Times in Africa/Johannesburg',
       ].join('\n'),
     );
     const healthy = alertMessage(
@@ -185,13 +206,14 @@ describe('Slack messages', () => {
       NOW,
     );
     expect(healthy.text.split('\n')).toEqual([
-      '🟢 HEALTHY: Days since last user interaction < 1',
+      '🟢 HEALTHY: Days since last user interaction < 1 · SN1MA',
       '→ Real users engaging with SN1MA',
       '→ Action: Continue collecting feedback',
       '→ Escalation: None, stay the course',
       'Now: 0.01 days since the last real user interaction',
-      'Last real interaction: Sun 15 Feb 2026 14:18 SAST',
+      'Last real interaction: Sun 15 Feb 2026 14:18 GMT+2',
       'Total real users: 6',
+      'Times in Africa/Johannesburg',
       `Dashboard: ${DASHBOARD}`,
     ]);
   });
@@ -204,9 +226,10 @@ describe('Slack messages', () => {
       NOW,
     );
     expect(message.text.split('\n').slice(4)).toEqual([
-      'Now: 2.25 days since the baseline (Sun 1 Feb 2026 02:00 SAST), no real user yet',
+      'Now: 2.25 days since the baseline (Sun 1 Feb 2026 02:00 GMT+2), no real user yet',
       'Last real interaction: none yet',
       'Total real users: 0',
+      'Times in Africa/Johannesburg',
     ]);
   });
 
@@ -219,11 +242,12 @@ describe('Slack messages', () => {
     );
     expect(message.text).toBe(
       [
-        '⚪ STALE: Days since last user interaction is not being reported',
-        '→ No new number since Sun 15 Feb 2026 14:15 SAST (17 minutes)',
+        '⚪ STALE: Days since last user interaction is not being reported · SN1MA',
+        '→ No new number since Sun 15 Feb 2026 14:15 GMT+2 (17 minutes)',
         '→ Action: Check the publisher: its logs, its schedule and the database',
         '→ Escalation: Until it reports again, the number on the dashboard is out of date',
         'Now: not available: the database did not answer',
+        'Times in Africa/Johannesburg',
         `Dashboard: ${DASHBOARD}`,
       ].join('\n'),
     );
@@ -232,7 +256,7 @@ describe('Slack messages', () => {
   it('after a stale spell, the state it came back to says the number is reported again', () => {
     const message = alertMessage({ from: 'stale', to: 'warning' }, { reading: reading({ days: 2 }), dashboardUrl: null }, SETTINGS, NOW);
     expect(message.text.split('\n').slice(0, 5)).toEqual([
-      '🟡 WARNING: Days since last user interaction = 1-7',
+      '🟡 WARNING: Days since last user interaction = 1-7 · SN1MA',
       '→ Users signed up but not actively using',
       '→ Action: Email retention campaign',
       '→ Escalation: Analyze first-run experience',
@@ -252,21 +276,23 @@ describe('Slack messages', () => {
         Trigger: { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Period: 300, EvaluationPeriods: 1 },
       }),
     );
-    expect(operationsMessage(alarm, null).text).toBe(
+    const footer = { team: SN1MA, dashboardUrl: null };
+    expect(operationsMessage(alarm, footer).text).toBe(
       [
-        '⚠️ OPERATIONS: prod-notifier-dead-letters is in ALARM',
+        '⚠️ OPERATIONS: prod-notifier-dead-letters is in ALARM · SN1MA',
         '→ Slack alerts that could not be delivered are waiting in the dead-letter queue',
         '→ Reason: Threshold Crossed: 1 datapoint [1.0 (15/02/26 12:30:00)] was greater than or equal to the threshold (1.0).',
-        '→ Since: Sun 15 Feb 2026 14:31 SAST',
+        '→ Since: Sun 15 Feb 2026 14:31 GMT+2',
+        'Times in Africa/Johannesburg',
       ].join('\n'),
     );
-    expect(operationsMessage({ ...alarm, newState: 'OK' }, null).text.split('\n')[0]).toBe('✅ RESOLVED: prod-notifier-dead-letters is OK');
+    expect(operationsMessage({ ...alarm, newState: 'OK' }, footer).text.split('\n')[0]).toBe('✅ RESOLVED: prod-notifier-dead-letters is OK · SN1MA');
   });
 
   it('escapes Slack markup in facts and keeps the plain text as written', () => {
     expect(mrkdwn('a <b> & c')).toBe('a &lt;b&gt; &amp; c');
-    const message = slackMessage('head', [], [{ label: 'Who', value: '<!channel> & co' }], null);
-    expect(message.text).toBe('head\nWho: <!channel> & co');
+    const message = slackMessage('head', [], [{ label: 'Who', value: '<!channel> & co' }], { team: { productName: null, timeZone: 'UTC' }, dashboardUrl: null });
+    expect(message.text).toBe('head\nWho: <!channel> & co\nTimes in UTC');
     expect(message.blocks[1]).toEqual({ type: 'section', fields: [{ type: 'mrkdwn', text: '*Who*\n&lt;!channel&gt; &amp; co' }] });
   });
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { MetricSettings } from '../../core/config.js';
+import type { MetricSettings, TeamSettings } from '../../core/config.js';
 import type { ApiResult } from '../../handlers/http.js';
 
 const require = createRequire(import.meta.url);
@@ -24,9 +24,14 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 export interface StatusPageSettings extends Pick<MetricSettings, 'warningDays' | 'criticalDays'> {
+  /** The product's name heads the page; times are shown in the team's zone. */
+  team: Pick<TeamSettings, 'productName' | 'timeZone'>;
   /** The page asks for the key before its first read instead of after a refusal. */
   apiKeyRequired: boolean;
 }
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** JSON that is safe inside a <script> element: no `</script>` can close it early. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
@@ -46,13 +51,17 @@ export function statusPages(settings: StatusPageSettings): Record<string, () => 
     warningDays: settings.warningDays,
     criticalDays: settings.criticalDays,
     apiKeyRequired: settings.apiKeyRequired,
+    productName: settings.team.productName,
+    timeZone: settings.team.timeZone,
   });
+  // In the HTML itself, so the tab and the heading are right before the script runs.
+  const title = escapeHtml(`${settings.team.productName ? `${settings.team.productName}: days` : 'Days'} since last real user interaction`);
 
   const pages: Record<string, () => Promise<ApiResult>> = {
     '/': async () => ({
       statusCode: 200,
       headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...PAGE_HEADERS },
-      body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings),
+      body: (await read(here('./index.html'))).replace('{{SETTINGS}}', pageSettings).replaceAll('{{TITLE}}', title),
     }),
   };
   for (const [path, asset] of Object.entries(ASSETS)) {

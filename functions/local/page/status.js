@@ -4,7 +4,7 @@
 (() => {
   const REFRESH_MS = 60_000;
   const KEY_STORAGE = 'days-since.api-key';
-  /** @type {{ warningDays: number, criticalDays: number, apiKeyRequired: boolean }} */
+  /** @type {{ warningDays: number, criticalDays: number, apiKeyRequired: boolean, productName: string | null, timeZone: string }} */
   const settings = JSON.parse(document.getElementById('page-settings').textContent);
 
   const $ = (id) => document.getElementById(id);
@@ -16,24 +16,21 @@
     no_users_yet: { band: 'No users yet', says: 'no real user has done anything so far' },
   };
 
-  const SEED_TYPES = [
-    ['signup', 'Days since last signup'],
-    ['login', 'Days since last login'],
-    ['coach_call', 'Days since last /coach call'],
-    ['agent_run', 'Days since last agent run'],
-  ];
+  // The seed's own names for its types; any other type is named as sent, its separators read as spaces.
+  const TYPE_NAMES = { coach_call: '/coach call', page_view: 'page view' };
+  const typeName = (type) => TYPE_NAMES[type] ?? type.replace(/[_.:-]+/g, ' ');
 
   const REASONS = {
     internal_user: "it came from the team's own account (demos and internal testing do not count)",
     test_traffic: 'it was marked as test traffic',
     automated_client: 'it was sent by a script or bot, not a person',
-    not_engagement: 'a landing-page visit on its own is not engagement',
+    not_engagement: 'its type does not count as engagement (INTERACTION_TYPES), as a landing-page visit on its own does not',
   };
   const REASON_NAMES = {
     internal_user: 'internal',
     test_traffic: 'test',
     automated_client: 'automated',
-    not_engagement: 'landing-page visits',
+    not_engagement: 'of types that do not count',
   };
 
   const MEASURES = {
@@ -62,7 +59,21 @@
     return `${formatDays(days)} days ago`;
   }
 
-  const formatUtc = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+  // In the team's time zone (TEAM_TIME_ZONE), named as it was at that moment: 2026-02-20 12:00 GMT+2.
+  const TEAM_TIME = new Intl.DateTimeFormat('en-GB', {
+    timeZone: settings.timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  });
+  function formatTime(iso) {
+    const part = Object.fromEntries(TEAM_TIME.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} ${part.timeZoneName}`;
+  }
   const formatDay = (day) =>
     new Date(`${day}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
@@ -109,19 +120,23 @@
     words.append(strong, ` · ${STATUS[status].says}`);
     const users = `${summary.total_users} real user${summary.total_users === 1 ? '' : 's'} so far`;
     $('last-real').textContent =
-      last_interaction === null ? users : `Last real interaction ${formatAgo(days_since)}, ${formatUtc(last_interaction)} · ${users}`;
-    document.title = `${formatDays(days_since)} days · ${STATUS[status].band}`;
+      last_interaction === null ? users : `Last real interaction ${formatAgo(days_since)}, ${formatTime(last_interaction)} · ${users}`;
+    document.title = `${formatDays(days_since)} days · ${STATUS[status].band}${settings.productName ? ` · ${settings.productName}` : ''}`;
   }
 
   function showCurrentState(summary) {
     const body = $('current-state').tBodies[0];
     body.replaceChildren();
-    for (const [type, label] of SEED_TYPES) {
-      const since = summary.by_type[type] ?? { days_since: null };
+    // Every type that counts (INTERACTION_TYPES), then those seen that do not (a page view), marked as not counting.
+    for (const [type, since] of Object.entries(summary.by_type)) {
       const row = body.insertRow();
       row.dataset.metric = type;
-      cell(row, label);
+      cell(row, `Days since last ${typeName(type)}`);
       cell(row, formatDays(since.days_since), 'number');
+      if (!since.counts) {
+        band(row, 'not-counted', 'Does not count');
+        continue;
+      }
       const status = bandFor(since.days_since);
       band(row, status, STATUS[status].band);
     }
@@ -140,7 +155,7 @@
     const body = $('milestones').tBodies[0];
     body.replaceChildren();
     if (response.milestones.length === 0) {
-      cell(body.insertRow(), 'No milestones configured (MILESTONES is an empty list).').colSpan = 4;
+      cell(body.insertRow(), 'No milestones set: name your own in MILESTONES_FILE (docs/configuration.md, Milestones).').colSpan = 4;
       return;
     }
     for (const milestone of response.milestones) {
@@ -163,7 +178,7 @@
     $('last-excluded').textContent =
       last === null
         ? 'Nothing has been excluded yet.'
-        : `The last interaction that did not count was a ${last.interaction_type.replace('_', ' ')} ${formatAgo(last.days_since)} (${formatUtc(last.occurred_at)}): ${REASONS[last.reason] ?? last.reason}.`;
+        : `The last interaction that did not count was a ${typeName(last.interaction_type)} ${formatAgo(last.days_since)} (${formatTime(last.occurred_at)}): ${REASONS[last.reason] ?? last.reason}.`;
     const counts = Object.entries(week).filter(([, count]) => count > 0);
     $('excluded-week').textContent =
       counts.length === 0
@@ -230,7 +245,7 @@
       showMilestones(milestones);
       showExclusions(summary);
       showHistory(history);
-      $('updated').textContent = `Updated ${formatUtc(summary.generated_at)} · refreshes every minute`;
+      $('updated').textContent = `Updated ${formatTime(summary.generated_at)} · times in ${settings.timeZone} · refreshes every minute`;
     } catch (error) {
       if (error instanceof KeyNeeded) return askForKey(localStorage.getItem(KEY_STORAGE) !== null);
       // Keep the last figures on screen, and say they may be stale.
