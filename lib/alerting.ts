@@ -16,7 +16,7 @@ import { TimeZone } from 'aws-cdk-lib/core';
 import { Construct } from 'constructs';
 import { WEBHOOK_NOT_CONNECTED } from '../functions/aws/webhook-secret.js';
 import type { AlarmRole } from '../functions/core/alarm-notification.js';
-import { STALE_AFTER_INTERVALS } from '../functions/core/alerts.js';
+import { PUBLISH_INTERVAL_SECONDS, STALE_AFTER_INTERVALS } from '../functions/core/alerts.js';
 import { ConfigError, type MetricSettings, type TeamSettings } from '../functions/core/config.js';
 import { dayName } from '../functions/core/weekly-report.js';
 import { DEFAULT_NAMESPACE, FIGURE_NAMES, namespaceFromEnv } from '../functions/core/published-figures.js';
@@ -25,6 +25,8 @@ import type { DaysSinceDatabase } from './database.js';
 import { ServiceFunction } from './service-function.js';
 import type { InteractionBufferTable } from './buffer.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { ContextError, keptAlongside } from './settings.js';
+import { existingSlackSecret } from './slack-secret.js';
 
 export interface AlertingProps {
   database: DaysSinceDatabase;
@@ -41,11 +43,13 @@ export interface AlertingProps {
   logRetention: RetentionDays;
   /** CloudWatch namespace of the published figures. @default 'SN1MA' */
   namespace?: string;
-  /** Name of an existing Secrets Manager secret holding the Slack webhook URL. @default - the stack creates one, to be filled in */
+  /** An existing Secrets Manager secret holding the Slack webhook URL: its name or its ARN. @default - the stack creates one, to be filled in */
   slackWebhookSecretName?: string;
+  /** The customer managed KMS key that encrypts that existing secret, if not the AWS managed one. @default - aws/secretsmanager */
+  slackWebhookKmsKeyArn?: string;
   /** The API, for the dashboard's operations row. @default - no API widgets */
   api?: apigw.RestApi;
-  /** What happens to the webhook secret with the stack: kept unless the stack's data is not. @default RemovalPolicy.RETAIN */
+  /** What happens to the webhook secret with the stack: kept unless the stack's data is not. @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   removalPolicy?: RemovalPolicy;
   /** Other functions whose errors and throttles the operations row shows (the API's, the migration's). @default - only the alerting functions */
   functions?: Readonly<Record<string, IFunction>>;
@@ -54,7 +58,7 @@ export interface AlertingProps {
 export type AlertThresholds = Pick<MetricSettings, 'warningDays' | 'criticalDays' | 'dauTarget' | 'mauTarget'>;
 
 /** How often the number is published: the alarms' period and the local loop's default interval. */
-export const PUBLISH_EVERY = Duration.minutes(5);
+export const PUBLISH_EVERY = Duration.seconds(PUBLISH_INTERVAL_SECONDS);
 /** The seed's `for: 1h`, in publishing periods. */
 export const CRITICAL_PERIODS = 12;
 
@@ -72,6 +76,8 @@ export class Alerting extends Construct {
   readonly namespace: string;
   readonly topic: sns.Topic;
   readonly webhookSecret: secretsmanager.ISecret;
+  /** What the Slack functions pass to GetSecretValue (SLACK_WEBHOOK_SECRET_ID): the secret's name or ARN. */
+  readonly webhookSecretId: string;
   readonly publisher: ServiceFunction;
   readonly notifier: ServiceFunction;
   readonly weeklyReport: ServiceFunction;
@@ -80,7 +86,9 @@ export class Alerting extends Construct {
     warningThreshold: cloudwatch.Alarm;
     warning: cloudwatch.CompositeAlarm;
     critical: cloudwatch.Alarm;
-    stale: cloudwatch.Alarm;
+    stale: cloudwatch.CompositeAlarm;
+    notPublished: cloudwatch.Alarm;
+    publishedOnce: cloudwatch.Alarm;
     publisherErrors: cloudwatch.Alarm;
     deadLetters: cloudwatch.Alarm[];
   };
@@ -111,15 +119,25 @@ export class Alerting extends Construct {
         },
       }),
     );
-    this.webhookSecret = props.slackWebhookSecretName
-      ? secretsmanager.Secret.fromSecretNameV2(this, 'SlackWebhook', props.slackWebhookSecretName)
-      : new secretsmanager.Secret(this, 'SlackWebhook', {
-          description: 'days-since: the Slack incoming webhook URL alerts and the Friday check-in are posted to (replace the placeholder)',
-          // A placeholder, not a secret: the notifier reads it as "Slack not connected yet".
-          secretStringValue: SecretValue.unsafePlainText(WEBHOOK_NOT_CONNECTED),
-          // The URL someone pasted in outlives the stack, as the database does (a secret cannot be snapshotted).
-          removalPolicy: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-        });
+    let grantSecretRead: (grantee: iam.IGrantable) => void;
+    if (props.slackWebhookSecretName) {
+      const existing = existingSlackSecret(this, 'SlackWebhook', props.slackWebhookSecretName, props.slackWebhookKmsKeyArn);
+      ({ secret: this.webhookSecret, secretId: this.webhookSecretId } = existing);
+      grantSecretRead = (grantee) => existing.grantRead(grantee);
+    } else {
+      if (props.slackWebhookKmsKeyArn) {
+        throw new ContextError('slackWebhookKmsKeyArn', 'applies only with slackWebhookSecretName: the secret the stack creates uses the AWS managed key');
+      }
+      this.webhookSecret = new secretsmanager.Secret(this, 'SlackWebhook', {
+        description: 'days-since: the Slack incoming webhook URL alerts and the Friday check-in are posted to (replace the placeholder)',
+        // A placeholder, not a secret: the notifier reads it as "Slack not connected yet".
+        secretStringValue: SecretValue.unsafePlainText(WEBHOOK_NOT_CONNECTED),
+        // The URL someone pasted in outlives the stack, as the database does (a secret cannot be snapshotted).
+        removalPolicy: keptAlongside(props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE),
+      });
+      this.webhookSecretId = this.webhookSecret.secretArn;
+      grantSecretRead = (grantee) => this.webhookSecret.grantRead(grantee);
+    }
     this.deadLetters = {
       publisher: deadLetterQueue(this, 'PublisherDeadLetters'),
       notifier: deadLetterQueue(this, 'NotifierDeadLetters'),
@@ -134,6 +152,8 @@ export class Alerting extends Construct {
       warning: alarmName('number-warning'),
       critical: alarmName('number-critical'),
       stale: alarmName('number-stale'),
+      notPublished: alarmName('number-not-published'),
+      publishedOnce: alarmName('number-published-once'),
     };
     const roles: Record<string, AlarmRole> = { [names.warning]: 'warning', [names.critical]: 'critical', [names.stale]: 'stale' };
     // Dashboard names are global to the account: the region keeps copies in two regions apart. Named rather
@@ -142,7 +162,7 @@ export class Alerting extends Construct {
     this.dashboardUrl = dashboardUrl(dashboardName);
 
     const common = { logRetention: props.logRetention, environment: { ...props.metricEnvironment } };
-    const slackEnvironment = { SLACK_WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn, DASHBOARD_URL: this.dashboardUrl };
+    const slackEnvironment = { SLACK_WEBHOOK_SECRET_ID: this.webhookSecretId, DASHBOARD_URL: this.dashboardUrl };
     this.publisher = new ServiceFunction(this, 'Publisher', {
       ...common,
       entry: 'publish-metric',
@@ -179,7 +199,7 @@ export class Alerting extends Construct {
     })
       .bindDatabase(props.database)
       .bindFolding(props.buffer, props.snapshots);
-    for (const fn of [this.notifier, this.weeklyReport]) this.webhookSecret.grantRead(fn.function);
+    for (const fn of [this.notifier, this.weeklyReport]) grantSecretRead(fn.function);
 
     // Scheduler invokes asynchronously: its retries cover failed invocations, Lambda's cover failed runs.
     this.publishSchedule = new scheduler.Schedule(this, 'PublishSchedule', {
@@ -247,15 +267,34 @@ export class Alerting extends Construct {
         cloudwatch.AlarmRule.not(cloudwatch.AlarmRule.fromAlarm(critical, cloudwatch.AlarmState.ALARM)),
       ),
     });
-    const stale = new cloudwatch.Alarm(this, 'Stale', {
-      alarmName: names.stale,
-      alarmDescription: 'No number published for 15 minutes: the publisher, its schedule or the database is broken, and the dashboard shows an old number.',
+    const notPublished = new cloudwatch.Alarm(this, 'NotPublished', {
+      alarmName: names.notPublished,
+      alarmDescription: `No number published for 15 minutes. Notifies through ${names.stale}, once a number has ever been published.`,
       metric: days.with({ statistic: cloudwatch.Stats.SAMPLE_COUNT }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: STALE_AFTER_INTERVALS,
       datapointsToAlarm: STALE_AFTER_INTERVALS,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    // INSUFFICIENT_DATA until the first number is published, then OK for good: no data point can breach it, and missing
+    // data keeps its state (ignore). A new stack, with no number yet, is therefore not stale.
+    const publishedOnce = new cloudwatch.Alarm(this, 'PublishedOnce', {
+      alarmName: names.publishedOnce,
+      alarmDescription: `OK once the number has been published at least once: until then ${names.stale} stays quiet, so a new stack starts OK.`,
+      metric: days.with({ statistic: cloudwatch.Stats.SAMPLE_COUNT }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+    });
+    const stale = new cloudwatch.CompositeAlarm(this, 'Stale', {
+      compositeAlarmName: names.stale,
+      alarmDescription: 'No number published for 15 minutes: the publisher, its schedule or the database is broken, and the dashboard shows an old number.',
+      alarmRule: cloudwatch.AlarmRule.allOf(
+        cloudwatch.AlarmRule.fromAlarm(notPublished, cloudwatch.AlarmState.ALARM),
+        cloudwatch.AlarmRule.fromAlarm(publishedOnce, cloudwatch.AlarmState.OK),
+      ),
     });
     const publisherErrors = new cloudwatch.Alarm(this, 'PublisherErrors', {
       alarmName: alarmName('publisher-errors'),
@@ -289,10 +328,12 @@ export class Alerting extends Construct {
           threshold: 1,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          // SQS stops sending metrics for a queue nobody calls for about six hours, messages in it or not: missing data
+          // keeps the state, so waiting messages keep it in alarm, and only a datapoint (an emptied queue) clears it.
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         }),
     );
-    this.alarms = { warningThreshold, warning, critical, stale, publisherErrors, deadLetters: deadLetterAlarms };
+    this.alarms = { warningThreshold, warning, critical, stale, notPublished, publishedOnce, publisherErrors, deadLetters: deadLetterAlarms };
 
     // Every alarm that means something to the team tells the topic when it fires and when it clears.
     const action = new SnsAction(this.topic);
@@ -329,7 +370,7 @@ export class Alerting extends Construct {
       [
         'PutSlackWebhookCommand',
         'Stores the Slack incoming webhook URL (replace the URL)',
-        `aws secretsmanager put-secret-value --secret-id ${this.webhookSecret.secretArn} --secret-string https://hooks.slack.com/services/... --region ${Aws.REGION}`,
+        `aws secretsmanager put-secret-value --secret-id ${this.webhookSecretId} --secret-string https://hooks.slack.com/services/... --region ${Aws.REGION}`,
       ],
     ];
     for (const [name, description, value] of outputs) new CfnOutput(this, name, { description, value }).overrideLogicalId(name);

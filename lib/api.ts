@@ -3,6 +3,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { IDEMPOTENCY_KEY_HEADER } from '../functions/core/event-identity.js';
 import { REQUEST_BODIES, REQUIRED_QUERY_PARAMETERS, requestModelSchema } from '../functions/core/openapi.js';
 import { ROUTES, type RouteFamily } from '../functions/handlers/routes.js';
 
@@ -98,11 +99,16 @@ export class DaysSinceApi extends Construct {
       const body = route.method === 'POST' && REQUEST_BODIES[route.path] ? this.requestModel(route.path) : undefined;
       const parameters = REQUIRED_QUERY_PARAMETERS[`${route.method} ${route.path}`] ?? [];
       const resource = this.api.root.resourceForPath(route.path);
+      const requestParameters: Record<string, boolean> = {
+        // API Gateway refuses a request without a required one (400, before the Lambda); the handler checks their values.
+        ...Object.fromEntries(parameters.map((name) => [`method.request.querystring.${name}`, true])),
+        // Declared as the OpenAPI document does, optional: the handler checks its value (400 naming it).
+        ...(body ? { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: false } : {}),
+      };
       resource.addMethod(route.method, integration, {
         ...(body || parameters.length > 0 ? { requestValidator: bodyValidator } : {}),
         ...(body ? { requestModels: { 'application/json': body } } : {}),
-        // API Gateway refuses a request without them (400, before the Lambda); the handler checks their values.
-        ...(parameters.length > 0 ? { requestParameters: Object.fromEntries(parameters.map((name) => [`method.request.querystring.${name}`, true])) } : {}),
+        ...(Object.keys(requestParameters).length > 0 ? { requestParameters } : {}),
       });
       // Every other method on a known path reaches the family's Lambda, which answers 405 with Allow; API
       // Gateway alone would answer 404. Explicit methods win over ANY, so validation stays on the real ones.

@@ -13,7 +13,7 @@ export const FOLD_UPDATE_ACTIONS = ['dynamodb:UpdateItem'] as const;
 export const USER_CHANGE_ACTIONS = ['dynamodb:Scan', 'dynamodb:DeleteItem'] as const;
 
 export interface InteractionBufferProps {
-  /** What deleting the stack does to interactions not yet folded: kept unless the database is not. @default RemovalPolicy.RETAIN */
+  /** What deleting the stack does to interactions not yet folded: kept unless the database is deleted. @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   removalPolicy?: RemovalPolicy;
 }
 
@@ -35,7 +35,9 @@ export class InteractionBufferTable extends Construct {
       // Accepted interactions not yet in Aurora live only here: restorable to any second of the last 35 days.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // DynamoDB has no snapshot-on-delete: a stack whose database is kept or snapshotted keeps this table too.
-      removalPolicy: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      // Kept unless the data is deleted (a snapshot policy keeps it too: a table has no snapshot), but not through the
+      // rollback of a failed first deploy, which cannot have accepted anything (the API waits for the migration).
+      removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.table.addLocalSecondaryIndex({
       indexName: PENDING_INDEX,

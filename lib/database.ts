@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import type { DeploySettings } from './settings.js';
+import { keptAlongside, type DeploySettings } from './settings.js';
 
 /** The database's share of the deployment settings; the cluster's removal policy also decides the fate of its network, secret and parameters. */
 export type DaysSinceDatabaseProps = Pick<DeploySettings, 'minCapacity' | 'maxCapacity' | 'deletionProtection' | 'removalPolicy' | 'backupRetentionDays'> &
@@ -55,7 +55,9 @@ export class DaysSinceDatabase extends Construct {
       enableDataApi: true,
       storageEncrypted: true,
       backup: { retention: Duration.days(props.backupRetentionDays) },
-      deletionProtection: props.deletionProtection,
+      // Not in the template: a protected cluster cannot be deleted by the rollback of a failed first deploy, which
+      // RetainExceptOnCreate asks for. DeletionProtection (below) turns it on once the whole stack is in place.
+      deletionProtection: undefined,
       removalPolicy: props.removalPolicy,
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
@@ -67,9 +69,11 @@ export class DaysSinceDatabase extends Construct {
         parameters: { timezone: 'UTC' },
       }),
     });
-    // A kept cluster keeps what it stands on (its subnets, secret, parameters); a deleted one takes them along.
-    RemovalPolicies.of(this).apply(props.removalPolicy === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY, {
-      excludeResourceTypes: ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance'],
+    // A kept cluster keeps what it stands on (its writer, subnets, secret, parameters), the same way; a deleted one takes
+    // them along, and a snapshotted one leaves its writer to CDK (deleted before the snapshot).
+    const alongside = keptAlongside(props.removalPolicy);
+    RemovalPolicies.of(this).apply(alongside, {
+      excludeResourceTypes: ['AWS::RDS::DBCluster', ...(alongside === RemovalPolicy.DESTROY ? ['AWS::RDS::DBInstance'] : [])],
     });
     this.acknowledgeChecks(vpc, props);
   }
@@ -107,11 +111,11 @@ export class DaysSinceDatabase extends Construct {
       reason:
         'Nothing connects to the cluster with a database password or token: the Lambdas use the Data API, which signs in with the generated secret; IAM database authentication would be a second, unused way in.',
     });
-    if (!props.deletionProtection) {
-      Validations.of(this.cluster).acknowledge({
-        id: 'AwsSolutions-RDS10',
-        reason: 'Deletion protection was turned off on purpose with -c deletionProtection=false (the README asks for it only before tearing the stack down).',
-      });
-    }
+    Validations.of(this.cluster).acknowledge({
+      id: 'AwsSolutions-RDS10',
+      reason: props.deletionProtection
+        ? 'Deletion protection is turned on by the DeletionProtection resource (ModifyDBCluster), the last of every deploy, not in the cluster\'s template: the rollback of a failed first deploy must be able to delete the cluster (RetainExceptOnCreate).'
+        : 'Deletion protection was turned off on purpose with -c deletionProtection=false (the README asks for it only before tearing the stack down).',
+    });
   }
 }

@@ -39,12 +39,24 @@ export const METRIC_CONTEXT = {
 /** What the Lambdas are given: every setting but MILESTONES_FILE, whose JSON they get as MILESTONES. */
 type LambdaVariable = Exclude<(typeof METRIC_CONTEXT)[keyof typeof METRIC_CONTEXT], 'MILESTONES_FILE'>;
 
-const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN, snapshot: RemovalPolicy.SNAPSHOT, destroy: RemovalPolicy.DESTROY } as const;
+// retain keeps the data through updates and the stack's deletion, but not through the rollback of a failed first
+// deploy (RetainExceptOnCreate): a cluster that never held anything is deleted instead of billing on, once per retry.
+const REMOVAL_POLICIES = { retain: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, snapshot: RemovalPolicy.SNAPSHOT, destroy: RemovalPolicy.DESTROY } as const;
+
+/**
+ * The removal policy of what goes with the data (the database's network, secret and parameters, the Slack webhook
+ * secret): kept the way the data is kept, deleted when the data is snapshotted or deleted.
+ */
+export function keptAlongside(dataPolicy: RemovalPolicy): RemovalPolicy {
+  return dataPolicy === RemovalPolicy.RETAIN || dataPolicy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE ? dataPolicy : RemovalPolicy.DESTROY;
+}
 
 /** Everything a deployment can be told through context; defaults are the safe, cheap choice. */
 export interface DeploySettings {
   /** The Lambdas' configuration, as environment variables (validated by the same loadConfig the Lambdas run). */
   metricEnvironment: Record<LambdaVariable, string>;
+  /** The context key that set each of those variables, as the user gave it (milestonesFile for MILESTONES read from a file). */
+  contextOfVariable: Readonly<Record<string, string>>;
   /** The bands and targets of that configuration as numbers, for the alarms and the dashboard. */
   thresholds: Pick<Config, 'warningDays' | 'criticalDays' | 'dauTarget' | 'mauTarget'>;
   /** The product's name, the team's time zone and check-in time: the check-in's schedule and the dashboard's header. */
@@ -63,7 +75,7 @@ export interface DeploySettings {
   foldEveryMinutes: number;
   /** @default true */
   deletionProtection: boolean;
-  /** What happens to the database when the stack is deleted. @default retain */
+  /** What happens to the database when the stack is deleted. @default retain (RetainExceptOnCreate) */
   removalPolicy: RemovalPolicy;
   /** @default 7 */
   backupRetentionDays: number;
@@ -144,10 +156,6 @@ function metricConfiguration(raw: Raw): Pick<DeploySettings, 'metricEnvironment'
   return { metricEnvironment, thresholds: { warningDays, criticalDays, dauTarget, mauTarget }, team: config.team };
 }
 
-// Lambda refuses a function whose environment exceeds 4 KB; say so at synth time, naming what fills it.
-const LAMBDA_ENVIRONMENT_BYTES = 4096;
-const ROOM_FOR_OTHER_VARIABLES = 1024;
-
 export const DEPLOY_CONTEXT_KEYS = [
   ...Object.keys(METRIC_CONTEXT),
   'throttleRate',
@@ -165,16 +173,8 @@ export const DEPLOY_CONTEXT_KEYS = [
 /** Reads and checks every deployment setting from CDK context. */
 export function readDeploySettings(node: Node): DeploySettings {
   const raw: Raw = Object.fromEntries(DEPLOY_CONTEXT_KEYS.map((key) => [key, contextText(node, key)]));
+  // Whether the lists fit a Lambda's 4 KB environment is checked with everything else in it, once the stack exists (environment-size.ts).
   const { metricEnvironment: metric, thresholds, team } = metricConfiguration(raw);
-  const lists = ['internalUserIds', 'internalEmailDomains', 'interactionTypes', 'milestones'] as const;
-  const listBytes = lists.reduce((sum, key) => sum + Buffer.byteLength(metric[METRIC_CONTEXT[key]]), 0);
-  if (listBytes > LAMBDA_ENVIRONMENT_BYTES - ROOM_FOR_OTHER_VARIABLES) {
-    const largest = lists.reduce((a, b) => (Buffer.byteLength(metric[METRIC_CONTEXT[a]]) >= Buffer.byteLength(metric[METRIC_CONTEXT[b]]) ? a : b));
-    throw new ContextError(
-      largest === 'milestones' && raw.milestonesFile ? 'milestonesFile' : largest,
-      `is too long: internalUserIds, internalEmailDomains, interactionTypes and milestones take ${listBytes} bytes together, and a Lambda's whole environment holds 4 KB`,
-    );
-  }
 
   const minCapacity = contextNumber(raw, 'minCapacity', 0, { min: 0 });
   const maxCapacity = contextNumber(raw, 'maxCapacity', 2, { min: 1 });
@@ -210,6 +210,7 @@ export function readDeploySettings(node: Node): DeploySettings {
   if (throttleRate === 0) throw new ContextError('throttleRate', 'must be more than 0 requests per second');
   return {
     metricEnvironment: metric,
+    contextOfVariable: { ...ENV_TO_CONTEXT, ...(raw.milestonesFile ? { MILESTONES: 'milestonesFile' } : {}) },
     thresholds,
     team,
     throttleRate,

@@ -6,8 +6,12 @@ import { InteractionBufferTable } from './buffer.js';
 import { DaysSinceApi } from './api.js';
 import { DaysSinceDatabase } from './database.js';
 import { BufferFolding } from './folding.js';
+import { DeletionProtection } from './deletion-protection.js';
+import { checkEnvironmentSizes } from './environment-size.js';
 import { ApiFunctions } from './functions.js';
+import { keepNoLogForever } from './log-retention.js';
 import { SchemaMigration } from './migrations.js';
+import { refuseRegionsWithoutDataApi } from './region-check.js';
 import { readDeploySettings, type DeploySettings } from './settings.js';
 import { SnapshotStore } from './snapshot-store.js';
 
@@ -27,11 +31,13 @@ export class DaysSinceStack extends Stack {
   readonly api: DaysSinceApi;
   readonly alerting: Alerting;
   readonly folding: BufferFolding;
+  readonly deletionProtection: DeletionProtection;
 
   constructor(scope: Construct, id: string, props: DaysSinceStackProps) {
     super(scope, id, { description: 'days-since: days since a real user last interacted', ...props });
     this.settings = readDeploySettings(this.node);
     const { settings } = this;
+    refuseRegionsWithoutDataApi(this);
     this.database = new DaysSinceDatabase(this, 'Database', settings);
     this.buffer = new InteractionBufferTable(this, 'Buffer', { removalPolicy: settings.removalPolicy });
     this.snapshots = new SnapshotStore(this, 'PublishedFigures');
@@ -59,6 +65,7 @@ export class DaysSinceStack extends Stack {
       removalPolicy: settings.removalPolicy,
       namespace: context('metricNamespace'),
       slackWebhookSecretName: context('slackWebhookSecretName'),
+      slackWebhookKmsKeyArn: context('slackWebhookKmsKeyArn'),
       api: this.api.api,
       functions: { ...Object.fromEntries(Object.entries(this.functions.byFamily).map(([family, fn]) => [family, fn.function])), migrate: this.schema.migrator.function },
     });
@@ -81,5 +88,15 @@ export class DaysSinceStack extends Stack {
       description: 'Prints the API key value',
       value: `aws apigateway get-api-key --api-key ${this.api.apiKey.keyId} --include-value --query value --output text --region ${this.region}`,
     });
+
+    // Once everything else exists: protection last, a log group for every function, and each function's whole environment checked.
+    this.deletionProtection = new DeletionProtection(this, 'DeletionProtection', {
+      cluster: this.database.cluster,
+      enabled: settings.deletionProtection,
+      logRetention: settings.logRetention,
+    });
+    this.deletionProtection.comesLast();
+    keepNoLogForever(this, settings.logRetention);
+    checkEnvironmentSizes(this, settings.contextOfVariable);
   }
 }

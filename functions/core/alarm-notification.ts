@@ -164,6 +164,13 @@ export function alarmRolesFromEnv(env: Readonly<Record<string, string | undefine
   return new Map(Object.entries(parsed.data));
 }
 
+/**
+ * An alarm's first evaluation after it was created: INSUFFICIENT_DATA to OK. Nothing was reported that could have
+ * cleared, so a new stack (or a new alarm) says nothing: no RESOLVED in Slack, no read that wakes Aurora.
+ */
+export const isFirstEvaluation = (notification: AlarmNotification): boolean =>
+  notification.newState === 'OK' && notification.oldState === 'INSUFFICIENT_DATA';
+
 export function roleOf(notification: AlarmNotification, roles: ReadonlyMap<string, AlarmRole>): AlarmRole {
   return roles.get(notification.alarmName) ?? 'operations';
 }

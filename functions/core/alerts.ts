@@ -15,8 +15,13 @@ export type AlertSettings = Pick<MetricSettings, 'warningDays' | 'criticalDays'>
 /** The seed's Prometheus rule says `> 7 for: 1h`: critical once the number has stayed above CRITICAL_DAYS for an hour. */
 export const CRITICAL_SUSTAIN_DAYS = 1 / 24;
 
+/** How often the number is published: the AWS schedule, the alarms' period, and the local loop's default. */
+export const PUBLISH_INTERVAL_SECONDS = 300;
+
 /** How many publishing intervals without a number make it stale: 3 x 5 minutes, as the stale alarm counts. */
 export const STALE_AFTER_INTERVALS = 3;
+/** How long without a number before the stale alarm fires in AWS. */
+export const STALE_AFTER_SECONDS = STALE_AFTER_INTERVALS * PUBLISH_INTERVAL_SECONDS;
 
 /**
  * The band the alarms would be in for this reading. The number only grows between interactions, so

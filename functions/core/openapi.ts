@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { EXCLUSION_REASONS } from './classify.js';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH } from './event-identity.js';
 import { DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, type HistoryResponse } from './history.js';
 import { InteractionBatchSchema, InteractionSchema, MAX_USER_ID_LENGTH } from './interaction.js';
 import type { DaysSinceResponse } from './metric.js';
@@ -159,11 +160,27 @@ const GATEWAY_REFUSALS = {
 
 const RECORDING_REFUSALS = {
   ...GATEWAY_REFUSALS,
-  '400': refused('The body is not valid JSON or breaks a rule; `problems` names each field'),
+  '400': refused('The body is not valid JSON, it or the Idempotency-Key header breaks a rule; `problems` names each field'),
   '413': refused('The body is too large'),
   '415': refused('content-type is not application/json'),
   '503': refused('The database is resuming from a pause; retry after the Retry-After header'),
 };
+
+/** The header that makes a retry safe for items sent without an event_id (functions/core/event-identity.ts). */
+export const IDEMPOTENCY_KEY_PARAMETER = {
+  name: IDEMPOTENCY_KEY_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry of this request count once, items without an event_id included: each is stored under an id made ' +
+    'from the key (and its place in a batch). Send the same key with the same body when retrying, a new key for a new request.',
+  schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, pattern: IDEMPOTENCY_KEY_PATTERN.source },
+};
+
+/** What makes a retried report count once, in the words of the API reference (docs/api.md). */
+const RETRY_RULE =
+  'A retry never counts twice when each interaction has an event_id, the request an Idempotency-Key, or the interaction an ' +
+  'occurred_at (its content is then its identity). With none of these the server makes up an event_id, and a retry counts again.';
 
 const USER_ID_PARAMETER = {
   name: 'user_id',
@@ -183,7 +200,8 @@ interface Operation {
 const OPERATIONS: Readonly<Record<string, Operation>> = {
   'POST /metrics/interaction': {
     summary: 'Report one interaction',
-    description: 'Idempotent on event_id: a retry answers 200 with status "duplicate" and never counts twice.',
+    description: `A repeat answers 200 with status "duplicate" and changes nothing. ${RETRY_RULE}`,
+    parameters: [IDEMPOTENCY_KEY_PARAMETER],
     responses: {
       '202': json('Recorded, with whether it counts and, if not, why', VerdictSchema),
       '200': json('Already recorded under this event_id: nothing changed', VerdictSchema),
@@ -192,7 +210,8 @@ const OPERATIONS: Readonly<Record<string, Operation>> = {
   },
   'POST /metrics/interactions': {
     summary: 'Report up to 500 interactions at once',
-    description: 'One statement for the whole batch; each item gets its own verdict, in order.',
+    description: `One statement for the whole batch; each item gets its own verdict, in order. ${RETRY_RULE}`,
+    parameters: [IDEMPOTENCY_KEY_PARAMETER],
     responses: {
       '202': json('At least one interaction was recorded', BatchResultSchema),
       '200': json('Every interaction was already recorded', BatchResultSchema),

@@ -1,5 +1,6 @@
 import { emailDomainOf, isInternalUser, storedExclusionReason, userAgentOf, type ExclusionReason, type InternalUsers, type KnownUser } from './classify.js';
 import type { Config, IpStorage } from './config.js';
+import { eventIdOf, type RequestIdentity } from './event-identity.js';
 import { MAX_FUTURE_SKEW_MS, storedUserId, type FieldProblem, type InteractionInput } from './interaction.js';
 
 /** An interaction ready to be stored: defaults filled in, email reduced to its domain, the user-independent verdict taken. */
@@ -47,10 +48,17 @@ export function storedIp(ip: string | undefined, storage: IpStorage): string | n
   return `${first.join(':')}::/48`;
 }
 
-export function toStore(interaction: InteractionInput, now: Date, newEventId: () => string, settings: StoreSettings): InteractionToStore {
+/** `request`: the request's Idempotency-Key and the item's place in a batch, from which eventIdOf may derive its event_id. */
+export function toStore(
+  interaction: InteractionInput,
+  now: Date,
+  newEventId: () => string,
+  settings: StoreSettings,
+  request: RequestIdentity = {},
+): InteractionToStore {
   const context = interaction.context ?? {};
   return {
-    event_id: interaction.event_id ?? newEventId(),
+    event_id: eventIdOf(interaction, request) ?? newEventId(),
     user_id: storedUserId(interaction.user_id),
     interaction_type: interaction.interaction_type,
     occurred_at: new Date(interaction.occurred_at ?? now).toISOString(),

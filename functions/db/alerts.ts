@@ -3,7 +3,7 @@ import type { Config } from '../core/config.js';
 import { readingOf, type Reading } from '../core/published-figures.js';
 import { readPulse } from './metrics.js';
 import { installedAt } from './migrate.js';
-import { readTimestamp, type Database } from './port.js';
+import { epochMs, readEpochMs, type Database } from './port.js';
 
 /**
  * Where the count starts before the first real user: BASELINE_DATE, else the install date (read once:
@@ -35,10 +35,12 @@ export interface Announcement {
   source: string;
 }
 
+const ANNOUNCEMENT_COLUMNS = `a.state, ${epochMs('a.announced_at')} AS announced_at, a.days, a.posted, a.source`;
+
 /** The state Slack was last told (or that was noted silently); null before the first. */
 export async function readLastAnnouncement(db: Database): Promise<Announcement | null> {
   const [row] = await db.query(
-    'SELECT state, announced_at, days, posted, source FROM alert_announcements ORDER BY announced_at DESC, id DESC LIMIT 1',
+    `SELECT ${ANNOUNCEMENT_COLUMNS} FROM alert_announcements a ORDER BY a.announced_at DESC, a.id DESC LIMIT 1`,
   );
   return row ? announcementOf(row) : null;
 }
@@ -53,8 +55,8 @@ export async function recordAnnouncement(db: Database, announcement: Announcemen
 /** What Slack heard after `since`, oldest first: the check-in's "alerts since last Friday". */
 export async function readAnnouncementsSince(db: Database, since: Date): Promise<Announcement[]> {
   const rows = await db.query(
-    `SELECT state, announced_at, days, posted, source FROM alert_announcements
-     WHERE announced_at > :since AND posted ORDER BY announced_at, id`,
+    `SELECT ${ANNOUNCEMENT_COLUMNS} FROM alert_announcements a
+     WHERE a.announced_at > :since AND a.posted ORDER BY a.announced_at, a.id`,
     { since },
   );
   return rows.map(announcementOf);
@@ -63,7 +65,7 @@ export async function readAnnouncementsSince(db: Database, since: Date): Promise
 function announcementOf(row: Record<string, unknown>): Announcement {
   return {
     state: row.state as AlertState,
-    at: readTimestamp(row.announced_at)!,
+    at: readEpochMs(row.announced_at)!,
     days: row.days === null || row.days === undefined ? null : Number(row.days),
     posted: row.posted === true,
     source: String(row.source),

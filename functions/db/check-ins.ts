@@ -1,7 +1,7 @@
 import type { InternalUsers } from '../core/classify.js';
 import type { CheckInSnapshot } from '../core/weekly-report.js';
 import { INTERNAL_USERS, internalParams } from './metrics.js';
-import { readNumber, readTimestamp, type Database } from './port.js';
+import { epochMs, readEpochMs, readNumber, type Database } from './port.js';
 
 const WEEK_MS = 7 * 86_400_000;
 
@@ -25,7 +25,7 @@ export async function readNewRealUsers(db: Database, internal: InternalUsers, no
   return { thisWeek: readNumber(row?.this_week), lastWeek: readNumber(row?.last_week) };
 }
 
-const COLUMNS = 'slot, days, status, dau, wau, mau, total_real_users, new_real_users, posted_at';
+const COLUMNS = `${epochMs('c.slot')} AS slot, c.days, c.status, c.dau, c.wau, c.mau, c.total_real_users, c.new_real_users, ${epochMs('c.posted_at')} AS posted_at`;
 
 export interface StoredCheckIn extends CheckInSnapshot {
   postedAt: Date | null;
@@ -33,7 +33,7 @@ export interface StoredCheckIn extends CheckInSnapshot {
 
 function checkInOf(row: Record<string, unknown>): StoredCheckIn {
   return {
-    slot: readTimestamp(row.slot)!,
+    slot: readEpochMs(row.slot)!,
     days: readNumber(row.days),
     status: row.status as CheckInSnapshot['status'],
     dau: readNumber(row.dau),
@@ -41,22 +41,23 @@ function checkInOf(row: Record<string, unknown>): StoredCheckIn {
     mau: readNumber(row.mau),
     totalRealUsers: readNumber(row.total_real_users),
     newRealUsers: readNumber(row.new_real_users),
-    postedAt: readTimestamp(row.posted_at),
+    postedAt: readEpochMs(row.posted_at),
   };
 }
 
 /** The last check-in that reached Slack before `slot`: what "since last Friday" compares with. */
 export async function readPreviousCheckIn(db: Database, slot: Date): Promise<StoredCheckIn | null> {
-  const [row] = await db.query(`SELECT ${COLUMNS} FROM weekly_check_ins WHERE slot < :slot AND posted_at IS NOT NULL ORDER BY slot DESC LIMIT 1`, {
-    slot,
-  });
+  const [row] = await db.query(
+    `SELECT ${COLUMNS} FROM weekly_check_ins c WHERE c.slot < :slot AND c.posted_at IS NOT NULL ORDER BY c.slot DESC LIMIT 1`,
+    { slot },
+  );
   return row ? checkInOf(row) : null;
 }
 
 /** The slot of the last check-in that reached Slack; null before the first. */
 export async function readLastPostedSlot(db: Database): Promise<Date | null> {
-  const [row] = await db.query('SELECT max(slot) AS slot FROM weekly_check_ins WHERE posted_at IS NOT NULL');
-  return readTimestamp(row?.slot);
+  const [row] = await db.query(`SELECT ${epochMs('max(slot)')} AS slot FROM weekly_check_ins WHERE posted_at IS NOT NULL`);
+  return readEpochMs(row?.slot);
 }
 
 /** claimed: this run may post; posted: it already reached Slack; held: another run is posting it now. */
@@ -67,36 +68,40 @@ export type CheckInClaim = 'claimed' | 'posted' | 'held';
  * whose post failed (or whose lease lapsed) is taken again with the new figures, so the retry posts what is true now.
  */
 export async function claimCheckIn(db: Database, snapshot: CheckInSnapshot, now: Date, leaseMs: number): Promise<CheckInClaim> {
-  // The row lock makes a concurrent claim wait, then see the winner's claimed_at and back off. A SELECT over the
-  // INSERT: the Data API formats result sets as JSON for SELECT statements only, and an unread claim would read as "held".
-  const claimed = await db.query(
-    `WITH claimed AS (
-       INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users, claimed_at)
+  return db.transaction(async (tx) => {
+    // The row lock makes a concurrent claim wait, then see the winner's claimed_at and back off.
+    await tx.query(
+      `INSERT INTO weekly_check_ins (slot, days, status, dau, wau, mau, total_real_users, new_real_users, claimed_at)
        VALUES (:slot, :days, :status, :dau, :wau, :mau, :total_real_users, :new_real_users, :now)
        ON CONFLICT (slot) DO UPDATE SET
          days = excluded.days, status = excluded.status, dau = excluded.dau, wau = excluded.wau, mau = excluded.mau,
          total_real_users = excluded.total_real_users, new_real_users = excluded.new_real_users, claimed_at = excluded.claimed_at
        WHERE weekly_check_ins.posted_at IS NULL
-         AND (weekly_check_ins.claimed_at IS NULL OR weekly_check_ins.claimed_at <= :lapsed_before)
-       RETURNING slot
-     )
-     SELECT slot FROM claimed`,
-    {
-      slot: snapshot.slot,
-      days: snapshot.days,
-      status: snapshot.status,
-      dau: snapshot.dau,
-      wau: snapshot.wau,
-      mau: snapshot.mau,
-      total_real_users: snapshot.totalRealUsers,
-      new_real_users: snapshot.newRealUsers,
-      now,
-      lapsed_before: new Date(now.getTime() - leaseMs),
-    },
-  );
-  if (claimed.length > 0) return 'claimed';
-  const [row] = await db.query('SELECT posted_at FROM weekly_check_ins WHERE slot = :slot', { slot: snapshot.slot });
-  return readTimestamp(row?.posted_at) === null ? 'held' : 'posted';
+         AND (weekly_check_ins.claimed_at IS NULL OR weekly_check_ins.claimed_at <= :lapsed_before)`,
+      {
+        slot: snapshot.slot,
+        days: snapshot.days,
+        status: snapshot.status,
+        dau: snapshot.dau,
+        wau: snapshot.wau,
+        mau: snapshot.mau,
+        total_real_users: snapshot.totalRealUsers,
+        new_real_users: snapshot.newRealUsers,
+        now,
+        lapsed_before: new Date(now.getTime() - leaseMs),
+      },
+    );
+    // The outcome through a plain SELECT: the Data API formats JSON for SELECT statements only, and does not say whether
+    // a WITH ... INSERT ... RETURNING is one. The row is this run's claim if this transaction wrote it (its xmin), which
+    // stays exact when two runs claim in the same millisecond.
+    const [row] = await tx.query<{ claimed: boolean; posted: boolean }>(
+      'SELECT xmin = pg_current_xact_id()::xid AS claimed, posted_at IS NOT NULL AS posted FROM weekly_check_ins WHERE slot = :slot',
+      { slot: snapshot.slot },
+    );
+    if (row === undefined) throw new Error('the check-in claim left no row for its slot');
+    if (row.claimed) return 'claimed';
+    return row.posted ? 'posted' : 'held';
+  });
 }
 
 /** Gives back a claim whose post did not happen, so a retry need not wait for the lease; only this run's own claim. */

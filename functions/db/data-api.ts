@@ -51,9 +51,16 @@ export const RETRY_AFTER_SECONDS = 15;
  * (https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html#API_ExecuteStatement_Errors):
  * DatabaseResumingException (an auto-paused instance is resuming), DatabaseUnavailableException (504: the writer is not
  * available), InvalidResourceStateException (the cluster is in a state that cannot serve the call, e.g. modifying),
- * StatementTimeoutException (the call's 45 s ran out, as while a resume blocks it).
+ * ServiceUnavailableError (503: the Data API itself is unavailable), StatementTimeoutException (the call's 45 s ran out,
+ * as while a resume blocks it).
  */
-const UNAVAILABLE = new Set(['DatabaseResumingException', 'DatabaseUnavailableException', 'InvalidResourceStateException', 'StatementTimeoutException']);
+const UNAVAILABLE = new Set([
+  'DatabaseResumingException',
+  'DatabaseUnavailableException',
+  'InvalidResourceStateException',
+  'ServiceUnavailableError',
+  'StatementTimeoutException',
+]);
 /** The client gave up on a call (its timeout within the invocation's remaining time). */
 const GAVE_UP = new Set(['AbortError', 'TimeoutError']);
 
@@ -72,6 +79,13 @@ function asOutage(error: unknown): unknown {
   const name = (error as Error)?.name;
   return UNAVAILABLE.has(name) || GAVE_UP.has(name) ? new DatabaseUnavailableError(RETRY_AFTER_SECONDS) : error;
 }
+
+/**
+ * A call that reached a transaction whose last statement still runs (it outlived its own call): the Data API refuses
+ * it rather than queueing it (https://github.com/aws/aws-sdk-js/issues/4615), so the statement is still going.
+ */
+const isStillRunning = (error: unknown) =>
+  (error as Error)?.name === 'DatabaseErrorException' && /still running a query/i.test((error as Error).message ?? '');
 
 export function toSqlParameters(params: SqlParams): SqlParameter[] {
   return Object.entries(params).map(([name, value]) => ({ name, ...toField(value) }));
@@ -96,13 +110,16 @@ export class UnreadableResultError extends Error {
 
 const LEADING_WORD = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/|\()*([A-Za-z]+)/;
 
-/** What the statement is by its first keyword: a query (a result set, formatted as JSON), or a command. */
-function statementKind(sql: string): { query: boolean; returnsRows: boolean } {
+/**
+ * What the statement is by its first keyword. formatRecordsAs "only applies to SELECT statements", and AWS does not say
+ * whether `WITH … SELECT` is one: JSON is asked only of a statement that begins with SELECT; every other result set
+ * (WITH, VALUES, RETURNING) comes back as records with their column names, which the Data API returns for any statement.
+ */
+function statementKind(sql: string): { json: boolean; returnsRows: boolean } {
   const word = LEADING_WORD.exec(sql)?.[1]?.toUpperCase() ?? '';
-  const query = ['SELECT', 'WITH', 'VALUES', 'TABLE', 'SHOW'].includes(word);
-  // A command's result set (RETURNING) comes back as records: formatRecordsAs applies to SELECT only.
-  const returnsRows = query || (['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(word) && /\bRETURNING\b/i.test(sql));
-  return { query, returnsRows };
+  const returnsRows =
+    ['SELECT', 'WITH', 'VALUES', 'TABLE', 'SHOW'].includes(word) || (['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(word) && /\bRETURNING\b/i.test(sql));
+  return { json: word === 'SELECT', returnsRows };
 }
 
 function fieldValue(field: Field): unknown {
@@ -180,13 +197,13 @@ export function dataApiDatabase(
   function bound(transactionId: string | undefined): Database {
     return {
       async query<T = Row>(sql: string, params: SqlParams = {}) {
-        const { query, returnsRows } = statementKind(sql);
+        const { json, returnsRows } = statementKind(sql);
         const execute = (statement: string, parameters: SqlParameter[]) =>
           new ExecuteStatementCommand({
             ...target,
             sql: statement,
             parameters,
-            ...(query ? { formatRecordsAs: 'JSON' } : { includeResultMetadata: true }),
+            ...(json ? { formatRecordsAs: 'JSON' } : { includeResultMetadata: true }),
             ...(continueAfterTimeout ? { continueAfterTimeout } : {}),
             ...(transactionId === undefined ? {} : { transactionId }),
           });
@@ -199,13 +216,14 @@ export function dataApiDatabase(
           // The call timed out but the statement runs on: the transaction's next statement runs once it is done,
           // and fails if it failed. Rows of a statement that outlived its call are lost, so only commands may.
           if (returnsRows) throw error;
-          for (;;) {
+          for (let attempt = 0; ; attempt++) {
             try {
               await send(execute('SELECT 1 AS done', []));
               return [];
             } catch (waiting) {
-              if ((waiting as Error).name !== 'StatementTimeoutException') throw asOutage(waiting);
-              await retry.sleep(retry.baseDelayMs);
+              // Still running: AWS refuses the call at once, or it waits past its own timeout; ask again, less often.
+              if ((waiting as Error).name !== 'StatementTimeoutException' && !isStillRunning(waiting)) throw asOutage(waiting);
+              await retry.sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt));
             }
           }
         }

@@ -1,7 +1,7 @@
 import type { InternalUsers } from '../core/classify.js';
 import type { DayTotals, HistoryWindow } from '../core/history.js';
 import { INTERNAL_USERS, internalParams } from './metrics.js';
-import { readNumber, readTimestamp, type Database } from './port.js';
+import { epochMs, readEpochMs, readNumber, type Database } from './port.js';
 
 // One row per day from daily_real_totals, less the internal users' share of it, plus each day's last real
 // interaction and the last one before the window: index probes, never a count over every user of every day.
@@ -24,9 +24,9 @@ internal_new AS (
 SELECT to_char(t.day, 'YYYY-MM-DD') AS day,
        (t.active_users - coalesce(ia.users, 0))::bigint AS active_users,
        (t.new_users - coalesce(inn.users, 0))::bigint AS new_users,
-       (SELECT a.last_at FROM daily_real_activity a
+       ${epochMs(`(SELECT a.last_at FROM daily_real_activity a
         WHERE a.day = t.day AND a.user_id NOT IN (SELECT user_id FROM internal_users)
-        ORDER BY a.last_at DESC LIMIT 1) AS last_real_at
+        ORDER BY a.last_at DESC LIMIT 1)`)} AS last_real_at
 FROM (
   -- Each day is kept in a few shards, one per writer that was recording at once (counter_shard): add them up.
   SELECT day, sum(active_users) AS active_users, sum(new_users) AS new_users FROM daily_real_totals
@@ -36,9 +36,9 @@ LEFT JOIN internal_active ia ON ia.day = t.day
 LEFT JOIN internal_new inn ON inn.day = t.day
 UNION ALL
 SELECT NULL, NULL, NULL,
-       (SELECT a.last_at FROM daily_real_activity a
+       ${epochMs(`(SELECT a.last_at FROM daily_real_activity a
         WHERE a.day < :from::date AND a.user_id NOT IN (SELECT user_id FROM internal_users)
-        ORDER BY a.day DESC, a.last_at DESC LIMIT 1)
+        ORDER BY a.day DESC, a.last_at DESC LIMIT 1)`)}
 ORDER BY 1 NULLS FIRST`;
 
 export interface DailyHistory {
@@ -53,13 +53,13 @@ export async function readDailyHistory(db: Database, internal: InternalUsers, wi
   const history: DailyHistory = { totals: [], lastRealBefore: null };
   for (const row of rows) {
     if (row.day === null || row.day === undefined) {
-      history.lastRealBefore = readTimestamp(row.last_real_at);
+      history.lastRealBefore = readEpochMs(row.last_real_at);
     } else {
       history.totals.push({
         day: String(row.day),
         activeUsers: readNumber(row.active_users),
         newUsers: readNumber(row.new_users),
-        lastRealAt: readTimestamp(row.last_real_at),
+        lastRealAt: readEpochMs(row.last_real_at),
       });
     }
   }

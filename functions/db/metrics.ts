@@ -2,7 +2,7 @@ import type { ExclusionReason, InternalUsers } from '../core/classify.js';
 import { noExclusions, type Exclusions, type LastOfType } from '../core/current-figures.js';
 import type { ExcludedInteraction } from '../core/snapshot.js';
 import { daysBefore, type Headline } from '../core/metric.js';
-import { json, readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
+import { epochMs, json, readEpochMs, readNumber, type Database, type SqlParams } from './port.js';
 
 // A CTE named internal_users, bound by internalParams(). Who is internal is decided here, at read time, so marking a user
 // internal later removes their whole history. An internal email domain covers its subdomains: per configured domain, one
@@ -37,9 +37,9 @@ export function internalParams(internal: InternalUsers): SqlParams {
 // The newest real user who is not internal (an index walk), and the kept count (its shards added up) less the internal ones,
 // found by one primary-key probe per internal user (LATERAL ... LIMIT 1: never a scan of real_users).
 export const HEADLINE_COLUMNS = `
-  (SELECT last_real_at FROM real_users
+  ${epochMs(`(SELECT last_real_at FROM real_users
    WHERE user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY last_real_at DESC LIMIT 1) AS last_real_at,
+   ORDER BY last_real_at DESC LIMIT 1)`)} AS last_real_at,
   (SELECT sum(users) FROM real_user_count)::bigint
     - (SELECT count(*) FROM internal_users iu
        CROSS JOIN LATERAL (SELECT 1 FROM real_users r WHERE r.user_id = iu.user_id LIMIT 1) AS real_internal) AS total_users`;
@@ -49,7 +49,7 @@ const READ_HEADLINE = `WITH ${INTERNAL_USERS} SELECT ${HEADLINE_COLUMNS}`;
 /** The headline: the last real interaction and how many real users there have ever been. Index reads only. */
 export async function readHeadline(db: Database, internal: InternalUsers): Promise<Headline> {
   const [row] = await db.query(READ_HEADLINE, internalParams(internal));
-  return { lastRealInteractionAt: readTimestamp(row?.last_real_at), totalRealUsers: readNumber(row?.total_users) };
+  return { lastRealInteractionAt: readEpochMs(row?.last_real_at), totalRealUsers: readNumber(row?.total_users) };
 }
 
 /** The headline plus real active users over rolling 24 h, 7 d and 30 d. */
@@ -81,7 +81,7 @@ export async function readPulse(db: Database, internal: InternalUsers, now: Date
     since_30d: daysBefore(now, 30),
   });
   return {
-    lastRealInteractionAt: readTimestamp(row?.last_real_at),
+    lastRealInteractionAt: readEpochMs(row?.last_real_at),
     totalRealUsers: readNumber(row?.total_users),
     dau: readNumber(row?.dau),
     wau: readNumber(row?.wau),
@@ -116,15 +116,15 @@ listed AS (
   ) o WHERE o.interaction_type NOT IN (SELECT interaction_type FROM counting)
 )
 SELECT l.interaction_type, l.counts,
-  (SELECT a.last_at FROM real_user_activity a
+  ${epochMs(`(SELECT a.last_at FROM real_user_activity a
    WHERE a.interaction_type = l.interaction_type AND a.user_id NOT IN (SELECT user_id FROM internal_users)
-   ORDER BY a.last_at DESC LIMIT 1) AS last_at,
-  CASE WHEN NOT l.counts THEN
+   ORDER BY a.last_at DESC LIMIT 1)`)} AS last_at,
+  ${epochMs(`CASE WHEN NOT l.counts THEN
     (SELECT i.occurred_at FROM interactions i
      WHERE i.exclusion_reason = 'not_engagement' AND i.interaction_type = l.interaction_type
        AND i.user_id NOT IN (SELECT user_id FROM internal_users)
      ORDER BY i.occurred_at DESC LIMIT 1)
-  END AS last_not_counted_at
+  END`)} AS last_not_counted_at
 FROM listed l
 ORDER BY l.counts DESC, l.ordinal, l.interaction_type COLLATE "C"`;
 
@@ -143,8 +143,8 @@ export async function readLastRealByType(
   return new Map(
     rows.map((row) => {
       const counts = row.counts === true;
-      const at = readTimestamp(row.last_at);
-      return [String(row.interaction_type), { at: counts ? at : later(at, readTimestamp(row.last_not_counted_at)), counts }];
+      const at = readEpochMs(row.last_at);
+      return [String(row.interaction_type), { at: counts ? at : later(at, readEpochMs(row.last_not_counted_at)), counts }];
     }),
   );
 }
@@ -184,7 +184,7 @@ recent_excluded AS (
 )`;
 
 /** The last excluded interaction's columns, with its reason as read now. */
-export const LAST_EXCLUDED_COLUMNS = `l.event_id, l.interaction_type, l.occurred_at,
+export const LAST_EXCLUDED_COLUMNS = `l.event_id, l.interaction_type, ${epochMs('l.occurred_at')} AS occurred_at,
        CASE WHEN l.user_id IN (SELECT user_id FROM internal_users) THEN 'internal_user' ELSE l.exclusion_reason END AS reason`;
 
 const READ_EXCLUSIONS = `
@@ -198,7 +198,7 @@ export function excludedInteractionOf(row: Record<string, unknown>): ExcludedInt
   return {
     eventId: String(row.event_id),
     interactionType: String(row.interaction_type),
-    occurredAt: readTimestamp(row.occurred_at)!,
+    occurredAt: readEpochMs(row.occurred_at)!,
     reason: row.reason as ExclusionReason,
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { json, readTimestamp, type Database } from './port.js';
+import { epochMs, json, readEpochMs, type Database } from './port.js';
 
 export interface SqlFile {
   name: string;
@@ -243,6 +243,6 @@ async function defineFunctions(tx: Database, files: readonly SqlFile[]): Promise
 
 /** When the schema was first installed: the baseline before the first real user, unless BASELINE_DATE says otherwise. */
 export async function installedAt(db: Database): Promise<Date | null> {
-  const [row] = await db.query<{ installed_at: unknown }>('SELECT min(applied_at) AS installed_at FROM schema_migrations');
-  return readTimestamp(row?.installed_at);
+  const [row] = await db.query<{ installed_at: unknown }>(`SELECT ${epochMs('min(applied_at)')} AS installed_at FROM schema_migrations`);
+  return readEpochMs(row?.installed_at);
 }

@@ -9,7 +9,7 @@ import {
   type MilestoneProgress,
 } from '../core/milestones.js';
 import { INTERNAL_USERS, internalParams } from './metrics.js';
-import { json, readNumber, readTimestamp, type Database } from './port.js';
+import { epochMs, json, readEpochMs, readNumber, type Database } from './port.js';
 
 // Each measure now, and for each milestone the moment its target-th user arrived: the N-th smallest
 // first_real_at (or first payment) is N steps down an index. For the 30-day measure that moment is only a
@@ -36,7 +36,7 @@ measures AS (
       - (SELECT count(*) FROM internal_paying) AS paying_users
 )
 SELECT w.ordinal, m.total_real_users, m.active_real_users_30d, m.paying_users,
-  CASE WHEN w.measure = 'paying_users' THEN
+  ${epochMs(`CASE WHEN w.measure = 'paying_users' THEN
     (SELECT first_at FROM real_user_activity
      WHERE interaction_type = 'payment' AND user_id NOT IN (SELECT user_id FROM internal_users)
      ORDER BY first_at OFFSET w.target - 1 LIMIT 1)
@@ -44,7 +44,7 @@ SELECT w.ordinal, m.total_real_users, m.active_real_users_30d, m.paying_users,
     (SELECT first_real_at FROM real_users
      WHERE user_id NOT IN (SELECT user_id FROM internal_users)
      ORDER BY first_real_at OFFSET w.target - 1 LIMIT 1)
-  END AS target_th_user_at
+  END`)} AS target_th_user_at
 FROM jsonb_to_recordset(:wanted::jsonb) AS w(ordinal int, measure text, target int)
 CROSS JOIN measures m
 ORDER BY w.ordinal`;
@@ -112,7 +112,7 @@ export async function readMilestoneProgress(
   });
   const progress = rows.map((row, index): MilestoneProgress => {
     const measure = milestones[index]!.measure;
-    const reachedAt = readTimestamp(row.target_th_user_at);
+    const reachedAt = readEpochMs(row.target_th_user_at);
     const current = readNumber(row[measure satisfies MilestoneMeasure]);
     return measure === 'active_real_users_30d'
       ? { current, reachedOn: null, reachedAt: null }
@@ -120,7 +120,7 @@ export async function readMilestoneProgress(
   });
 
   const rolling = milestones.flatMap((milestone, index) => {
-    const bound = readTimestamp(rows[index]?.target_th_user_at);
+    const bound = readEpochMs(rows[index]?.target_th_user_at);
     return milestone.measure === 'active_real_users_30d' && bound !== null ? [{ index, target: milestone.target, bound }] : [];
   });
   if (rolling.length > 0) {

@@ -47,15 +47,23 @@ export function timestampText(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** PGlite returns Date; the Data API returns zone-less text, which is UTC. */
-export function readTimestamp(value: unknown): Date | null {
+/**
+ * A time as every query returns one: milliseconds since 1970 UTC, a bigint, rounded down to the millisecond (the
+ * precision the service's clock and the API's times carry). The Data API's list of result types for Aurora PostgreSQL
+ * names TIMESTAMP but not TIMESTAMPTZ (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api-operations.html),
+ * and a bigint comes back alike from every engine. `expression` is SQL of type timestamptz; readEpochMs reads the result.
+ */
+export const epochMs = (expression: string): string => `floor(extract(epoch FROM ${expression}) * 1000)::bigint`;
+
+/**
+ * A time a query returned as epochMs(...) says: a number (Data API, PGlite) or digits (pg's int8). Anything else is
+ * refused, so a timestamptz column returned by mistake fails on every engine, not only where the Data API refuses it.
+ */
+export function readEpochMs(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value;
-  if (typeof value === 'string') {
-    const date = new Date(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(value) ? value : `${value.replace(' ', 'T')}Z`);
-    if (!Number.isNaN(date.getTime())) return date;
-  }
-  throw new TypeError(`not a timestamp: ${typeof value}`);
+  const ms = typeof value === 'number' || typeof value === 'bigint' ? Number(value) : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(ms)) throw new TypeError(`not epoch milliseconds: ${value instanceof Date ? 'a Date (return epochMs(...) instead)' : typeof value}`);
+  return new Date(ms);
 }
 
 /** int8 and numeric may arrive as text from either adapter. */

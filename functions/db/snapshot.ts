@@ -18,7 +18,7 @@ import {
   readLastRealByType,
   RECENT_EXCLUDED,
 } from './metrics.js';
-import { readNumber, readTimestamp, type Database, type SqlParams } from './port.js';
+import { epochMs, readEpochMs, readNumber, type Database, type SqlParams } from './port.js';
 
 /**
  * Rows per page. The Data API answers at most 1 MiB and 64 KB a row: one row per user (or per exclusion) stays a few
@@ -30,7 +30,7 @@ export const SNAPSHOT_PAGE_ROWS = 4_000;
 // from ''; no id is empty): a primary-key walk of real_users, whose user_id is text COLLATE "C".
 const READ_REAL_USERS = `
 WITH ${INTERNAL_USERS}
-SELECT r.user_id, r.last_real_at FROM real_users r
+SELECT r.user_id, ${epochMs('r.last_real_at')} AS last_real_at FROM real_users r
 WHERE r.user_id > :after AND r.user_id NOT IN (SELECT user_id FROM internal_users)
 ORDER BY r.user_id LIMIT :limit`;
 
@@ -52,9 +52,9 @@ SELECT (SELECT sum(users) FROM real_user_count)::bigint
 // The exclusions after :since grouped by time and reason, after a cursor (the 7-day index range, read again per page).
 const READ_RECENT_EXCLUSIONS = `
 WITH ${INTERNAL_USERS}, ${RECENT_EXCLUDED}
-SELECT occurred_at, reason, count(*) AS interactions FROM recent_excluded
-WHERE (occurred_at, reason) > (:after_at, :after_reason)
-GROUP BY occurred_at, reason ORDER BY occurred_at, reason LIMIT :limit`;
+SELECT ${epochMs('e.occurred_at')} AS occurred_at, e.reason, count(*) AS interactions FROM recent_excluded e
+WHERE (e.occurred_at, e.reason) > (:after_at, :after_reason)
+GROUP BY e.occurred_at, e.reason ORDER BY e.occurred_at, e.reason LIMIT :limit`;
 
 const READ_LAST_EXCLUDED = `WITH ${INTERNAL_USERS}, ${LAST_EXCLUDED} SELECT ${LAST_EXCLUDED_COLUMNS} FROM last_excluded l`;
 
@@ -112,7 +112,7 @@ export async function takeSnapshot(db: Database, context: SnapshotContext, now: 
       (after) => ({
         ...internal,
         since,
-        after_at: after === null ? since : readTimestamp(after.occurred_at)!,
+        after_at: after === null ? since : readEpochMs(after.occurred_at)!,
         after_reason: after === null ? '' : after.reason,
       }),
       pageRows,
@@ -126,12 +126,12 @@ export async function takeSnapshot(db: Database, context: SnapshotContext, now: 
       takenAt: now,
       fingerprint: context.fingerprint,
       baseline: context.baseline,
-      realUsers: new Map(real.map((row) => [row.user_id, readTimestamp(row.last_real_at)!.getTime()])),
+      realUsers: new Map(real.map((row) => [row.user_id, readEpochMs(row.last_real_at)!.getTime()])),
       internalUsers: new Set(internalUsers.map((row) => row.user_id)),
       lastByType: new Map([...lastByType].map(([type, { at }]) => [type, at === null ? null : at.getTime()])),
       lastExcluded: last ? excludedInteractionOf(last) : null,
       recentExclusions: exclusions.map(
-        (row): ExclusionGroup => ({ at: readTimestamp(row.occurred_at)!.getTime(), reason: row.reason as ExclusionReason, count: readNumber(row.interactions) }),
+        (row): ExclusionGroup => ({ at: readEpochMs(row.occurred_at)!.getTime(), reason: row.reason as ExclusionReason, count: readNumber(row.interactions) }),
       ),
     } satisfies Snapshot;
   });

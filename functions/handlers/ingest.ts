@@ -5,11 +5,12 @@ import {
   type FieldProblem,
   type InteractionInput,
 } from '../core/interaction.js';
+import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from '../core/event-identity.js';
 import { recordInteractions } from '../db/interactions.js';
 import { timingProblems, toStore, verdicts, type InteractionToStore, type StoredOutcome } from '../core/recording.js';
 import { bufferTableFromEnv } from '../aws/buffer-table.js';
 import { DatabaseUnavailableError } from '../db/port.js';
-import { errorResult, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
+import { errorResult, header, invalid, jsonBody, jsonResult, RequestError, type ApiEvent, type ApiHandler } from './http.js';
 import { methodNotAllowed } from './routes.js';
 import { dynamoClient, lazyAwsBaseDeps } from './runtime.js';
 import type { ServiceDeps } from './service.js';
@@ -44,9 +45,19 @@ export function recordAtOnce(deps: Pick<ServiceDeps, 'db' | 'config'>, afterReco
 export function createIngestHandler(deps: IngestDeps): ApiHandler {
   const accept = deps.accept ?? (deps.db ? recordAtOnce({ db: deps.db, config: deps.config }) : undefined);
   if (!accept) throw new Error('ingest needs somewhere to put interactions: accept, or a database');
-  async function store(inputs: InteractionInput[]) {
+
+  /** The request's Idempotency-Key, if it sent one: each item without an event_id is stored under an id derived from it. */
+  function idempotencyKeyOf(event: ApiEvent): string | undefined {
+    const parsed = parseIdempotencyKey(header(event, IDEMPOTENCY_KEY_HEADER));
+    if (!parsed.ok) throw invalid(parsed.problems);
+    return parsed.value;
+  }
+
+  async function store(inputs: InteractionInput[], idempotencyKey: string | undefined, batch: boolean) {
     const now = deps.now();
-    const toStoreList = inputs.map((input) => toStore(input, now, deps.newEventId, deps.config));
+    const toStoreList = inputs.map((input, index) =>
+      toStore(input, now, deps.newEventId, deps.config, { idempotencyKey, ...(batch ? { index } : {}) }),
+    );
     return verdicts(toStoreList, await accept!(toStoreList, now), deps.config.internal);
   }
 
@@ -55,7 +66,7 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
     if (!parsed.ok) throw invalid(parsed.problems);
     const problems = timingProblems(parsed.value, deps.now());
     if (problems.length > 0) throw invalid(problems);
-    const [verdict] = await store([parsed.value]);
+    const [verdict] = await store([parsed.value], idempotencyKeyOf(event), false);
     return jsonResult(verdict!.status === 'recorded' ? 202 : 200, verdict);
   }
 
@@ -67,7 +78,7 @@ export function createIngestHandler(deps: IngestDeps): ApiHandler {
       timingProblems(item, now, `interactions.${index}.occurred_at`),
     );
     if (problems.length > 0) throw invalid(problems);
-    const results = await store(parsed.value.interactions);
+    const results = await store(parsed.value.interactions, idempotencyKeyOf(event), true);
     const recorded = results.filter((result) => result.status === 'recorded');
     return jsonResult(recorded.length > 0 ? 202 : 200, {
       status: recorded.length > 0 ? 'recorded' : 'duplicate',

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { stringFromEnv } from '../core/config.js';
-import { dataApiDatabase, DEFAULT_RETRY, type RetryPolicy } from '../db/data-api.js';
+import { dataApiDatabase, DEFAULT_RETRY, type DataApiTarget, type RetryPolicy } from '../db/data-api.js';
 import { loadSchema, migrate, type MigrationReport, type Schema } from '../db/migrate.js';
 import type { Database } from '../db/port.js';
 import { dataApiTargetFromEnv, logger, rdsDataClient } from './runtime.js';
@@ -45,18 +46,20 @@ export function createMigrateHandler(deps: MigrateDeps): () => Promise<Migration
 /** A new cluster may still be settling and a paused one takes seconds to resume: at deploy time, minutes of patience are right. */
 export const DEPLOY_RETRY: RetryPolicy = { ...DEFAULT_RETRY, budgetMs: 5 * 60_000, maxDelayMs: 15_000 };
 
+/**
+ * The migrator's way to Aurora: minutes of patience, and statements that may outlive the Data API's 45 s call timeout
+ * (the only caller allowed to: an index on a large table must not be cut off), waited for until they end.
+ */
+export function migrationDatabase(client: RDSDataClient, target: DataApiTarget, retry: RetryPolicy = DEPLOY_RETRY): Database {
+  return dataApiDatabase(client, target, retry, { continueAfterTimeout: true });
+}
+
 let run: (() => Promise<MigrationReport>) | undefined;
 
 /** The Lambda entry: the bundle carries sql/ beside index.mjs (copied by the stack's bundling hook). */
 export const handler = async (): Promise<MigrationReport> =>
   (run ??= createMigrateHandler({
-    db: dataApiDatabase(
-      rdsDataClient(),
-      dataApiTargetFromEnv(process.env),
-      DEPLOY_RETRY,
-      // Only the migrator may outlive the Data API's 45 s call timeout: an index on a large table must not be cut off.
-      { continueAfterTimeout: true },
-    ),
+    db: migrationDatabase(rdsDataClient(), dataApiTargetFromEnv(process.env)),
     sqlDir: fileURLToPath(new URL('./sql/', import.meta.url)),
     expectedDigest: stringFromEnv(process.env, 'SCHEMA_SHA256'),
     log: logger,

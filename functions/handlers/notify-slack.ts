@@ -3,12 +3,13 @@ import type { SNSEvent } from 'aws-lambda';
 import {
   alarmNotificationsOf,
   alarmRolesFromEnv,
+  isFirstEvaluation,
   NotAnAlarmError,
   roleOf,
   type AlarmNotification,
   type AlarmRole,
 } from '../core/alarm-notification.js';
-import { alertStateFor, stateFromAlarm, transition, type Transition } from '../core/alerts.js';
+import { alertStateFor, STALE_AFTER_SECONDS, stateFromAlarm, transition, type Transition } from '../core/alerts.js';
 import { stringFromEnv } from '../core/config.js';
 import type { Reading } from '../core/published-figures.js';
 import { alertMessage, operationsMessage, type AlertFacts } from '../core/slack-messages.js';
@@ -75,7 +76,9 @@ async function onNumberAlarm(deps: AlertingDeps, alarm: AlarmNotification, role:
     deps.log.info('already announced', { alarmName: alarm.alarmName, state: observed });
     return;
   }
-  const lastReportedAt = role === 'stale' && alarm.windowSeconds !== null ? new Date(alarm.changedAt.getTime() - alarm.windowSeconds * 1000) : null;
+  // The stale alarm is a composite (it waits for a first number): its window is the one its metric alarm watches.
+  const staleWindowSeconds = alarm.windowSeconds ?? STALE_AFTER_SECONDS;
+  const lastReportedAt = role === 'stale' ? new Date(alarm.changedAt.getTime() - staleWindowSeconds * 1000) : null;
   const outcome = await announce(deps, change, { reading, dashboardUrl: deps.dashboardUrl, lastReportedAt }, `alarm:${alarm.alarmName}`);
   deps.log.info('announced', { alarmName: alarm.alarmName, from: change.from, to: change.to, outcome });
 }
@@ -87,6 +90,10 @@ export function createNotifySlackHandler(deps: AlertingDeps, roles: ReadonlyMap<
       if (alarm instanceof NotAnAlarmError) {
         // Someone published by hand to the topic: nothing a retry could fix.
         deps.log.warn('not an alarm notification; ignored', { problem: alarm.message });
+        continue;
+      }
+      if (isFirstEvaluation(alarm)) {
+        deps.log.info('first evaluation of a new alarm: nothing to announce', { alarmName: alarm.alarmName });
         continue;
       }
       const role = roleOf(alarm, roles);
@@ -106,7 +113,7 @@ export function awsAlertingDeps(
   env: Readonly<Record<string, string | undefined>>,
   figures: FigureSource = awsFigures(deps, env).figures,
 ): AlertingDeps {
-  const webhookUrl = webhookFromSecret(new SecretsManagerClient({}), stringFromEnv(env, 'SLACK_WEBHOOK_SECRET_ARN'));
+  const webhookUrl = webhookFromSecret(new SecretsManagerClient({}), stringFromEnv(env, 'SLACK_WEBHOOK_SECRET_ID'));
   return {
     ...deps,
     figures,

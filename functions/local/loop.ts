@@ -1,4 +1,4 @@
-import { alertStateFor, STALE_AFTER_INTERVALS, transition, type AlertState, type NumberState } from '../core/alerts.js';
+import { alertStateFor, PUBLISH_INTERVAL_SECONDS, STALE_AFTER_INTERVALS, transition, type AlertState, type NumberState } from '../core/alerts.js';
 import { ConfigError, numberFromEnv } from '../core/config.js';
 import { days } from '../core/slack-messages.js';
 import { dueCheckIn } from '../core/weekly-report.js';
@@ -26,7 +26,7 @@ export interface LoopSettings {
 
 /** PUBLISH_INTERVAL_SECONDS (default 300, as the AWS schedule), SLACK_WEBHOOK_URL and DASHBOARD_URL, checked at start. */
 export function loadLoopSettings(env: Env): LoopSettings {
-  const seconds = numberFromEnv(env, 'PUBLISH_INTERVAL_SECONDS', 300);
+  const seconds = numberFromEnv(env, 'PUBLISH_INTERVAL_SECONDS', PUBLISH_INTERVAL_SECONDS);
   let slackWebhookUrl: URL | null;
   try {
     slackWebhookUrl = webhookUrlFrom(env.SLACK_WEBHOOK_URL, 'SLACK_WEBHOOK_URL');

@@ -8,6 +8,7 @@ import { WEBHOOK_NOT_CONNECTED } from '../../functions/aws/webhook-secret.js';
 import { Alerting, AlertingConfigError, type AlertingProps } from '../../lib/alerting.js';
 import { InteractionBufferTable } from '../../lib/buffer.js';
 import { DaysSinceDatabase } from '../../lib/database.js';
+import { ContextError } from '../../lib/settings.js';
 import { SnapshotStore } from '../../lib/snapshot-store.js';
 
 const METRIC_ENVIRONMENT = { WARNING_DAYS: '1', CRITICAL_DAYS: '7', DAU_TARGET: '10', MAU_TARGET: '50', BASELINE_DATE: '2026-02-01' };
@@ -202,19 +203,43 @@ describe('alarms on the number', () => {
     });
   });
 
-  it('stale: no datapoint for 15 minutes, missing data breaching', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'Prod-number-stale',
-      MetricName: 'DaysSinceLastRealUserInteraction',
-      Statistic: 'SampleCount',
-      Period: 300,
+  it('stale: no datapoint for 15 minutes (missing data breaching), but only once a number was ever published, so a new stack starts OK', () => {
+    const sampleCount = { Namespace: 'SN1MA', MetricName: 'DaysSinceLastRealUserInteraction', Statistic: 'SampleCount', Period: 300 };
+    const alarms = template.findResources('AWS::CloudWatch::Alarm') as Resources;
+    const idOf = (name: string) => Object.entries(alarms).find(([, alarm]) => alarm.Properties.AlarmName === name)![0];
+    expect(alarms[idOf('Prod-number-not-published')]!.Properties).toEqual({
+      AlarmName: 'Prod-number-not-published',
+      AlarmDescription: expect.stringContaining('Prod-number-stale'),
+      ...sampleCount,
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
       TreatMissingData: 'breaching',
+    });
+    // No datapoint can breach it (a sample count is never below 0), and missing data keeps its state: INSUFFICIENT_DATA
+    // in a new stack until the first number, then OK for good.
+    expect(alarms[idOf('Prod-number-published-once')]!.Properties).toEqual({
+      AlarmName: 'Prod-number-published-once',
+      AlarmDescription: expect.stringContaining('new stack starts OK'),
+      ...sampleCount,
+      Threshold: 0,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'ignore',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+      AlarmName: 'Prod-number-stale',
+      AlarmRule: {
+        'Fn::Join': ['', ['(ALARM("', { 'Fn::GetAtt': [idOf('Prod-number-not-published'), 'Arn'] }, '") AND OK("', { 'Fn::GetAtt': [idOf('Prod-number-published-once'), 'Arn'] }, '"))']],
+      },
       ...alarmActions(),
     });
+    // The two it is made of tell nobody: the composite speaks for them.
+    for (const name of ['Prod-number-not-published', 'Prod-number-published-once']) {
+      expect(alarms[idOf(name)]!.Properties.AlarmActions).toBeUndefined();
+      expect(alarms[idOf(name)]!.Properties.OKActions).toBeUndefined();
+    }
   });
 
   it('publisher errors: a metric-math alarm over the publisher\'s errors and throttles', () => {
@@ -261,7 +286,7 @@ describe('alarms on the number', () => {
     const names = Object.values(alarms).map((alarm) => alarm.Properties.AlarmName as string);
     expect(names.every((name) => name.startsWith('Prod-'))).toBe(true);
     const whats = names.map((name) => name.slice('Prod-'.length));
-    expect(whats).toHaveLength(8);
+    expect(whats).toHaveLength(10);
     expect(whats.filter((what) => whats.some((other) => other !== what && what.endsWith(`-${other}`)))).toEqual([]);
   });
 });
@@ -324,7 +349,7 @@ describe('SNS and Slack', () => {
     });
   });
 
-  it('every dead-letter queue keeps 14 days, is encrypted, TLS only, and has an alarm that notifies', () => {
+  it('every dead-letter queue keeps 14 days, is encrypted, TLS only, and has an alarm that stays in alarm while messages wait', () => {
     const queues = template.findResources('AWS::SQS::Queue') as Resources;
     expect(Object.keys(queues)).toHaveLength(3);
     for (const queue of Object.values(queues)) expect(queue.Properties).toEqual({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
@@ -338,7 +363,8 @@ describe('SNS and Slack', () => {
         Statistic: 'Maximum',
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
+        // SQS stops sending metrics for a queue left alone for about six hours: missing data must not clear the alarm.
+        TreatMissingData: 'ignore',
         AlarmActions: [topicRef()],
         OKActions: [topicRef()],
       });
@@ -362,32 +388,91 @@ describe('SNS and Slack', () => {
     for (const description of ['alarm notifications', 'weekly check-in to Slack \\(Fridays at 09:00 Africa/Johannesburg\\)']) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp(description),
-        Environment: { Variables: Match.objectLike({ SLACK_WEBHOOK_SECRET_ARN: secret, DASHBOARD_URL: Match.anyValue() }) },
+        Environment: { Variables: Match.objectLike({ SLACK_WEBHOOK_SECRET_ID: secret, DASHBOARD_URL: Match.anyValue() }) },
       });
     }
   });
 
   it('keeps the webhook secret with the stack\'s data: retained by default, deleted when the stack\'s data is', () => {
-    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ SecretString: WEBHOOK_NOT_CONNECTED }) });
+    // Kept through updates and the stack's deletion, not through the rollback of a failed first deploy.
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ SecretString: WEBHOOK_NOT_CONNECTED }),
+    });
     alertingStack({ removalPolicy: RemovalPolicy.DESTROY }).template.hasResource('AWS::SecretsManager::Secret', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({ SecretString: WEBHOOK_NOT_CONNECTED }),
     });
   });
 
-  it('uses an existing secret named in context instead of creating one', () => {
-    const { template: other } = alertingStack({ slackWebhookSecretName: 'team/slack-webhook' });
-    expect(Object.values(other.findResources('AWS::SecretsManager::Secret') as Resources).some((s) => s.Properties.SecretString === WEBHOOK_NOT_CONNECTED)).toBe(false);
-    other.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('alarm notifications'),
-      Environment: {
-        Variables: Match.objectLike({
-          SLACK_WEBHOOK_SECRET_ARN: {
-            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:team/slack-webhook']],
-          },
-        }),
-      },
+  /** The Slack functions' statements about secrets and keys, and the SecretId they are given. */
+  function slackAccess(props: Partial<AlertingProps>) {
+    const { template: other } = alertingStack(props);
+    const fns = other.findResources('AWS::Lambda::Function') as Resources;
+    const policies = other.findResources('AWS::IAM::Policy') as Resources;
+    return ['alarm notifications', 'weekly check-in to Slack'].map((description) => {
+      const [id, fn] = Object.entries(fns).find(([, candidate]) => String(candidate.Properties.Description).includes(description))!;
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+      const statements = Object.values(policies)
+        .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(roleId))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+        .filter((statement: { Action: unknown; Resource: unknown }) => /secretsmanager|kms/.test(JSON.stringify(statement.Action)) && !JSON.stringify(statement.Resource).includes('DatabaseClusterSecret'));
+      return { id, secretId: fn.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ID, statements, created: Object.values(other.findResources('AWS::SecretsManager::Secret') as Resources).some((secret) => secret.Properties.SecretString === WEBHOOK_NOT_CONNECTED) };
     });
+  }
+  const partialArn = (name: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:${name}-??????`]],
+  });
+  const read = (resource: unknown) => ({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: resource });
+
+  it('uses an existing secret named in context instead of creating one, asking for it by name', () => {
+    for (const access of slackAccess({ slackWebhookSecretName: 'team/slack-webhook' })) {
+      expect(access).toMatchObject({ created: false, secretId: 'team/slack-webhook', statements: [read(partialArn('team/slack-webhook'))] });
+    }
+  });
+
+  it('asks for a name that ends in a hyphen and six characters by name: as a partial ARN, Secrets Manager would take it for a complete one', () => {
+    for (const access of slackAccess({ slackWebhookSecretName: 'team/slack-abc123' })) {
+      // The name itself, never arn:...:secret:team/slack-abc123; IAM still matches the real ARN, team/slack-abc123-XXXXXX.
+      expect(access).toMatchObject({ secretId: 'team/slack-abc123', statements: [read(partialArn('team/slack-abc123'))] });
+    }
+  });
+
+  it('takes a complete ARN in place of a name (and a partial one), granting exactly that secret', () => {
+    const complete = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/slack-webhook-AbCdEf';
+    for (const access of slackAccess({ slackWebhookSecretName: complete })) expect(access).toMatchObject({ created: false, secretId: complete, statements: [read(complete)] });
+    const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/slack-webhook';
+    for (const access of slackAccess({ slackWebhookSecretName: partial })) expect(access).toMatchObject({ secretId: partial, statements: [read(`${partial}-??????`)] });
+  });
+
+  it('lets the two Slack functions decrypt with the customer managed key slackWebhookKmsKeyArn names, through Secrets Manager only', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const accesses = slackAccess({ slackWebhookSecretName: 'team/slack-webhook', slackWebhookKmsKeyArn: key });
+    expect(accesses).toHaveLength(2);
+    for (const access of accesses) {
+      expect(access.statements).toEqual([
+        read(partialArn('team/slack-webhook')),
+        {
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: key,
+          Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        },
+      ]);
+    }
+    // Without the option, no KMS right at all (the AWS managed key needs none).
+    for (const access of slackAccess({ slackWebhookSecretName: 'team/slack-webhook' })) expect(JSON.stringify(access.statements)).not.toContain('kms:');
+  });
+
+  it.each([
+    [{ slackWebhookSecretName: 'team slack' }, 'slackWebhookSecretName'],
+    [{ slackWebhookSecretName: 'arn:aws:ssm:eu-west-1:123456789012:parameter/slack' }, 'slackWebhookSecretName'],
+    [{ slackWebhookSecretName: 'team/slack', slackWebhookKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/slack' }, 'slackWebhookKmsKeyArn'],
+    [{ slackWebhookKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, 'slackWebhookKmsKeyArn'],
+  ] as Array<[Partial<AlertingProps>, string]>)('refuses %j, naming the context key', (props, key) => {
+    expect(() => alertingStack(props)).toThrow(ContextError);
+    expect(() => alertingStack(props)).toThrow(`context "${key}"`);
   });
 });
 

@@ -48,6 +48,8 @@ const RESOURCE_TYPES = [
   'AWS::Scheduler::Schedule',
   'AWS::SecretsManager::Secret',
   'AWS::SecretsManager::SecretTargetAttachment',
+  // Aurora's deletion protection, set by the last resource of each deploy (lib/deletion-protection.ts).
+  'Custom::AWS',
   'Custom::Trigger',
 ];
 

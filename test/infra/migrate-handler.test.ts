@@ -1,13 +1,18 @@
 import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataApiDatabase, type RetryPolicy } from '../../functions/db/data-api.js';
 import { DatabaseUnavailableError } from '../../functions/db/port.js';
 import { loadSchema, splitStatements } from '../../functions/db/migrate.js';
-import { createMigrateHandler, DEPLOY_RETRY, schemaDigest } from '../../functions/handlers/migrate.js';
+import { createMigrateHandler, DEPLOY_RETRY, migrationDatabase, schemaDigest } from '../../functions/handlers/migrate.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { MIGRATION_TIMEOUT } from '../../lib/migrations.js';
+import { openDataApiStandIn } from '../support/data-api-stand-in.js';
 import { freshPglite } from '../support/pglite-template.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 const quiet = { info: () => {} };
 
@@ -104,6 +109,34 @@ describe('the deploy-time migration handler', () => {
       expect(now).toBeGreaterThan(0);
     } finally {
       rds.restore();
+    }
+  });
+
+  it('waits, through the Data API\'s "still running" answers, for a migration statement that outlives the call timeout', async () => {
+    // A call timeout of 400 ms stands for AWS's 45 s; the statement takes three times that.
+    const dir = await mkdtemp(join(tmpdir(), 'days-since-slow-sql-'));
+    await mkdir(join(dir, 'migrations'));
+    await mkdir(join(dir, 'functions'));
+    await writeFile(join(dir, 'migrations', '001_slow_backfill.sql'), 'CREATE TABLE slow_backfill AS SELECT 1 AS x FROM pg_sleep(1.2);');
+    const { url, drop } = await createTestDatabase();
+    const standIn = await openDataApiStandIn(url, { statementTimeoutMs: 400 });
+    try {
+      const migrateNow = createMigrateHandler({
+        db: migrationDatabase(standIn.client, standIn.target),
+        sqlDir: dir,
+        expectedDigest: schemaDigest(await loadSchema(dir)),
+        log: quiet,
+      });
+      expect(await migrateNow()).toEqual({ applied: ['001_slow_backfill.sql'], alreadyApplied: [], defined: [], dropped: [] });
+      expect(await standIn.db.query('SELECT x FROM slow_backfill')).toEqual([{ x: 1 }]);
+      const answers = standIn.calls.filter((call) => call.operation === 'ExecuteStatement').map((call) => call.error ?? 'ok');
+      expect(answers).toContain('StatementTimeoutException');
+      expect(answers).toContain('DatabaseErrorException');
+      expect(standIn.calls.filter((call) => call.error === 'DatabaseErrorException').every((call) => call.input.sql === 'SELECT 1 AS done')).toBe(true);
+    } finally {
+      await standIn.close();
+      await drop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

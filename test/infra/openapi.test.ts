@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH, parseIdempotencyKey } from '../../functions/core/event-identity.js';
 import { INTERACTION_TYPE, MAX_BATCH_SIZE, MAX_USER_ID_LENGTH } from '../../functions/core/interaction.js';
 import { openApiDocument, requestModelSchema } from '../../functions/core/openapi.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
@@ -111,6 +112,19 @@ describe('the OpenAPI document', () => {
     } finally {
       await service.close();
     }
+  });
+
+  it('documents the optional Idempotency-Key header on both recording routes, with the limits the handler checks', () => {
+    for (const path of ['/metrics/interaction', '/metrics/interactions']) {
+      const { parameters, description } = document.paths[path].post;
+      expect(parameters).toEqual([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]);
+      expect(parameters[0].schema).toEqual({ type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, pattern: IDEMPOTENCY_KEY_PATTERN.source });
+      expect(description).toMatch(/Idempotency-Key/);
+      expect(description).toMatch(/occurred_at/);
+    }
+    // The documented pattern is the one the handler applies.
+    const documented = new RegExp(document.paths['/metrics/interaction'].post.parameters[0].schema.pattern);
+    for (const key of ['order 42/retry', ' padded', 'naïve']) expect(documented.test(key)).toBe(parseIdempotencyKey(key).ok);
   });
 
   it('refuses to describe a route nobody has written up', () => {

@@ -1,6 +1,7 @@
 import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
+import { synthesize } from './synth.js';
 import { defineDaysSinceApp } from '../../lib/days-since-app.js';
 import { ContextError, readDeploySettings } from '../../lib/settings.js';
 
@@ -25,6 +26,8 @@ describe('deployment settings from CDK context', () => {
         CHECK_IN_HOUR: '9',
         STORE_IP: 'none',
       },
+      // Which key to name when the whole environment does not fit (lib/environment-size.ts).
+      contextOfVariable: expect.objectContaining({ INTERNAL_USER_IDS: 'internalUserIds', MILESTONES: 'milestones', INTERACTION_TYPES: 'interactionTypes' }),
       thresholds: { warningDays: 1, criticalDays: 7, dauTarget: 10, mauTarget: 50 },
       team: { productName: null, timeZone: 'UTC', checkIn: { day: 'fri', hour: 9 } },
       throttleRate: 50,
@@ -34,7 +37,8 @@ describe('deployment settings from CDK context', () => {
       autoPauseSeconds: 300,
       foldEveryMinutes: 180,
       deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept through updates and the stack's deletion; not through the rollback of a failed first deploy.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       backupRetentionDays: 7,
       logRetention: RetentionDays.ONE_MONTH,
     });
@@ -85,6 +89,8 @@ describe('deployment settings from CDK context', () => {
       '50 active users',
     ]);
     expect(Object.keys(sn1ma.metricEnvironment)).not.toContain('MILESTONES_FILE');
+    // Milestones too long for the environment are blamed on the key that brought them.
+    expect(sn1ma.contextOfVariable.MILESTONES).toBe('milestonesFile');
     expect(sn1ma.team).toEqual({ productName: 'SN1MA', timeZone: 'Africa/Johannesburg', checkIn: { day: 'fri', hour: 9 } });
   });
 
@@ -124,9 +130,9 @@ describe('deployment settings from CDK context', () => {
     expect(attempt).not.toThrow(/[A-Z]{2,}_[A-Z]+/);
   });
 
-  it('refuse internal lists too long for a Lambda environment, naming the longest', () => {
+  it('refuse internal lists too long for a Lambda environment, naming the longest', async () => {
     const ids = Array.from({ length: 90 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    expect(() => settings({ internalUserIds: ids.join(',') })).toThrow(/context "internalUserIds" is too long: .* 4 KB/);
+    await expect(synthesize({ internalUserIds: ids.join(',') })).rejects.toThrow(/context "internalUserIds" is too long: .* 4 KB/);
   });
 
   it('refuse a stack name CloudFormation would refuse', async () => {

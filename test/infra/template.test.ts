@@ -1,5 +1,6 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { App } from 'aws-cdk-lib';
+import { CfnFunction, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestModelSchema } from '../../functions/core/openapi.js';
 import { loadSchema, type Schema } from '../../functions/db/migrate.js';
@@ -7,6 +8,8 @@ import { schemaDigest } from '../../functions/handlers/migrate.js';
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { SQL_DIR } from '../../lib/days-since-app.js';
 import { DATA_API_ACTIONS } from '../../lib/database.js';
+import { checkEnvironmentSizes, environmentBound, LAMBDA_ENVIRONMENT_BYTES } from '../../lib/environment-size.js';
+import { REGIONS_WITHOUT_DATA_API, UnsupportedRegionError } from '../../lib/region-check.js';
 import { DaysSinceStack } from '../../lib/stack.js';
 import { acceptGrant, foldingGrants, logicalId, NO_BUNDLING, resourcesOf, synthesize } from './synth.js';
 
@@ -37,16 +40,24 @@ const CONTEXT = {
 
 let template: Template;
 let defaults: Template;
+let schema: Schema;
 
 beforeAll(async () => {
   template = (await synthesize(CONTEXT)).template;
   defaults = (await synthesize()).template;
+  schema = await loadSchema(SQL_DIR);
 });
+
+/** CDK's singleton function behind every AwsCustomResource (here, the deletion protection). */
+const CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 const functionId = (name: string) => logicalId(template, 'AWS::Lambda::Function', `Functions${name}Function`);
 const migratorId = () => logicalId(template, 'AWS::Lambda::Function', 'SchemaMigratorFunction');
 const clusterId = () => logicalId(template, 'AWS::RDS::DBCluster', 'DatabaseCluster');
 const secretRef = () => ({ Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabaseClusterSecretAttachment') });
+const clusterArnOf = (t: Template) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cluster:', { Ref: logicalId(t, 'AWS::RDS::DBCluster', 'DatabaseCluster') }]],
+});
 const clusterArn = () => ({
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':cluster:', { Ref: clusterId() }]],
 });
@@ -128,6 +139,15 @@ describe('API Gateway', () => {
     }
   });
 
+  it('declares the optional Idempotency-Key header on each POST, as the OpenAPI document does, and on no other method', () => {
+    for (const { method, props } of methodsOf(template)) {
+      const parameters = props.RequestParameters as Record<string, boolean> | undefined;
+      const header = parameters?.['method.request.header.Idempotency-Key'];
+      expect({ method, header }).toEqual({ method, header: method === 'POST' ? false : undefined });
+      if (method === 'POST') expect(parameters).toEqual({ 'method.request.header.Idempotency-Key': false });
+    }
+  });
+
   it('refuses a DELETE of a user without ?user_id= before the Lambda runs, and leaves its value to the handler', () => {
     const [validatorId] = Object.keys(
       template.findResources('AWS::ApiGateway::RequestValidator', { Properties: { ValidateRequestParameters: true } }),
@@ -193,7 +213,8 @@ describe('API Gateway', () => {
 
 describe('Lambda functions', () => {
   it('run Node 22 or newer on arm64 with the handler bundles, and keep their logs for the configured days', () => {
-    const functions = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([id]) => !id.startsWith('AWSCDK'));
+    // The stack's own functions; CDK's providers (the trigger's, the custom resource's) are CDK's code, on CDK's settings.
+    const functions = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([id]) => !id.startsWith('AWSCDK') && !id.startsWith(CUSTOM_RESOURCE_PROVIDER));
     expect(functions.map(([id]) => id.replace(/Function[0-9A-F]{8}$/, ''))).toEqual(
       expect.arrayContaining(['FunctionsIngest', 'FunctionsMetrics', 'FunctionsHealth', 'SchemaMigrator']),
     );
@@ -206,6 +227,51 @@ describe('Lambda functions', () => {
       const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(logGroups[logGroup]!.Properties!.RetentionInDays).toBe(90);
     }
+  });
+
+  it('every one the stack creates, CDK\'s own providers included, logs to a log group of its own with the configured retention', () => {
+    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    expect(Object.keys(functions).some((id) => id.startsWith('AWSCDKTriggerCustomResourceProvider'))).toBe(true);
+    expect(Object.keys(functions).some((id) => id.startsWith(CUSTOM_RESOURCE_PROVIDER))).toBe(true);
+    const logGroups = resourcesOf(template, 'AWS::Logs::LogGroup');
+    const used = Object.entries(functions).map(([id, fn]) => {
+      const group = (fn.Properties!.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
+      expect({ id, retention: group && logGroups[group]?.Properties?.RetentionInDays }).toEqual({ id, retention: 90 });
+      return group;
+    });
+    expect(new Set(used).size).toBe(used.length);
+    // And no log group without a retention anywhere: every one the stack makes expires.
+    for (const [id, group] of Object.entries(logGroups)) expect({ id, retention: group.Properties?.RetentionInDays }).toEqual({ id, retention: 90 });
+  });
+
+  it('fit Lambda\'s 4 KB environment whole, with a 128-character stack name; a list that only fits a short name is refused by name', async () => {
+    const stackName = `S${'x'.repeat(127)}`;
+    const largest = async (context: Record<string, unknown>) => {
+      const { stack } = await synthesize(context);
+      const bounds = stack.node.findAll().filter((c): c is CfnFunction => c instanceof CfnFunction).map((fn) => environmentBound(stack, fn).total);
+      expect(bounds.length).toBeGreaterThanOrEqual(7);
+      return Math.max(...bounds);
+    };
+    const long = await largest({ ...CONTEXT, stackName });
+    expect(long).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES);
+    // The stack name is in three alarm names and the dashboard's URL, and in every name CloudFormation makes up.
+    expect(long - (await largest(CONTEXT))).toBeGreaterThan(4 * (stackName.length - 'DaysSince'.length));
+    // 75 internal user ids (2,774 bytes) passed the old check of the lists alone (3 KB); with a 128-character name a
+    // function's whole environment would not fit.
+    const ids = Array.from({ length: 75 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`).join(',');
+    await expect(synthesize({ internalUserIds: ids })).resolves.toBeDefined();
+    await expect(synthesize({ internalUserIds: ids, stackName })).rejects.toThrow(/^context "internalUserIds" is too long: the environment of \S+ can reach \d+ bytes/);
+  });
+
+  it('are each checked, the users Lambda (DELETE /users) among them: one that alone outgrows 4 KB is refused by its path', async () => {
+    const { stack } = await synthesize(CONTEXT);
+    const users = stack.node.findAll().find((c): c is CfnFunction => c instanceof CfnFunction && String(c.description).includes('DELETE /users'))!;
+    expect(() => checkEnvironmentSizes(stack, stack.settings.contextOfVariable)).not.toThrow();
+    // Only this function grows past the limit, by a variable no context key sets: the stack name is the key to blame.
+    (users.node.scope as LambdaFunction).addEnvironment('PADDING', 'x'.repeat(LAMBDA_ENVIRONMENT_BYTES - environmentBound(stack, users).total));
+    expect(() => checkEnvironmentSizes(stack, stack.settings.contextOfVariable)).toThrow(
+      /^context "stackName" is too long: the environment of DaysSince\/Functions\/Users\/Function can reach \d+ bytes \(largest: PADDING/,
+    );
   });
 
   it('give the API handlers the configuration from context under the names the local run reads', () => {
@@ -290,7 +356,7 @@ describe('the buffer and the fold', () => {
 
   it('buffers in an on-demand table keyed by event_id, with a sparse local index of what is pending, a TTL, and backups', () => {
     template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [
@@ -323,7 +389,7 @@ describe('the buffer and the fold', () => {
     const { template: destroy } = await synthesize({ deletionProtection: 'false', removalPolicy: 'destroy' });
     expect(resourcesOf(destroy, 'AWS::DynamoDB::Table')[logicalId(destroy, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Delete');
     const { template: snapshot } = await synthesize({ deletionProtection: 'false', removalPolicy: 'snapshot' });
-    expect(resourcesOf(snapshot, 'AWS::DynamoDB::Table')[logicalId(snapshot, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('Retain');
+    expect(resourcesOf(snapshot, 'AWS::DynamoDB::Table')[logicalId(snapshot, 'AWS::DynamoDB::Table', 'Buffer')]!.DeletionPolicy).toBe('RetainExceptOnCreate');
   });
 
   it('runs the drain every foldEveryMinutes (180 by default), retried by the schedule only when it cannot be invoked', async () => {
@@ -411,20 +477,57 @@ describe('Aurora', () => {
     for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) expect(fn.Properties!.VpcConfig).toBeUndefined();
   });
 
-  it('is protected and kept by default, with what it stands on', () => {
-    defaults.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtection: true }) });
-    for (const type of ['AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::SecretsManager::Secret', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBSubnetGroup']) {
-      for (const resource of Object.values(resourcesOf(defaults, type))) expect(resource.DeletionPolicy, type).toBe('Retain');
+  it('keeps what holds data through updates and the stack\'s deletion, but lets the rollback of a failed first deploy delete it', () => {
+    // RetainExceptOnCreate: a first deploy that rolls back (the migration trigger failing, say) leaves no cluster billing.
+    const kept = ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::SecretTargetAttachment', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBSubnetGroup'];
+    for (const type of [...kept, 'AWS::DynamoDB::Table']) {
+      // The buffer's interactions not yet folded are data; the publisher's snapshot table is a cache.
+      const resources = Object.entries(resourcesOf(defaults, type) as Record<string, { DeletionPolicy?: string; UpdateReplacePolicy?: string }>).filter(([id]) => !id.startsWith('PublishedFigures'));
+      expect(resources.length, type).toBeGreaterThan(0);
+      for (const [id, resource] of resources) {
+        expect({ id, deletion: resource.DeletionPolicy, replace: resource.UpdateReplacePolicy }).toEqual({ id, deletion: 'RetainExceptOnCreate', replace: 'Retain' });
+      }
     }
+    // Nothing in the template is kept whatever happens, except API Gateway's account-wide logging role and setting.
+    const alwaysKept = Object.entries(defaults.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter(([, r]) => r.DeletionPolicy === 'Retain');
+    expect(alwaysKept.map(([, r]) => r.Type).sort()).toEqual(['AWS::ApiGateway::Account', 'AWS::IAM::Role']);
+  });
+
+  it('is protected against deletion by the last resource of each deploy, not by its own template (a protected cluster blocks that rollback)', () => {
+    const cluster = Object.values(resourcesOf(defaults, 'AWS::RDS::DBCluster'))[0]!;
+    expect(cluster.Properties!.DeletionProtection).toBeUndefined();
+    const [settingId, setting] = Object.entries(defaults.findResources('Custom::AWS') as Record<string, { Properties: Record<string, unknown>; DependsOn: string[] }>)[0]!;
+    for (const stage of ['Create', 'Update'] as const) {
+      const text = JSON.stringify(setting.Properties[stage]);
+      expect(text).toContain('\\"service\\":\\"RDS\\",\\"action\\":\\"ModifyDBCluster\\"');
+      expect(text).toContain('\\"DeletionProtection\\":true');
+      expect(text).toContain(`{"Ref":"${logicalId(defaults, 'AWS::RDS::DBCluster', 'DatabaseCluster')}"}`);
+    }
+    expect(setting.Properties.Delete).toBeUndefined();
+    // Last: it waits for every other resource of the stack, so nothing can fail once the cluster is protected.
+    // (Its own log group aside: its function, which it waits for, writes there.)
+    const others = Object.keys(defaults.toJSON().Resources).filter((id) => id !== settingId && !id.startsWith('DeletionProtectionLogs'));
+    expect(others.filter((id) => !setting.DependsOn.includes(id))).toEqual([]);
+    // Its one right: ModifyDBCluster on this cluster.
+    const policy = Object.values(resourcesOf(defaults, 'AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties).includes('rds:ModifyDBCluster'))!;
+    expect((policy.Properties!.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([{ Effect: 'Allow', Action: 'rds:ModifyDBCluster', Resource: clusterArnOf(defaults) }]);
+  });
+
+  it('is left unprotected by that resource when context says deletionProtection=false, so the stack can be torn down', async () => {
+    const off = (await synthesize({ deletionProtection: 'false' })).template;
+    const setting = Object.values(off.findResources('Custom::AWS') as Record<string, { Properties: Record<string, unknown> }>)[0]!;
+    expect(JSON.stringify(setting.Properties.Update)).toContain('\\"DeletionProtection\\":false');
   });
 
   it('is snapshotted or deleted with everything it stands on when context says so', async () => {
     const snapshot = (await synthesize({ removalPolicy: 'snapshot' })).template;
     snapshot.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot' });
     snapshot.hasResource('AWS::EC2::VPC', { DeletionPolicy: 'Delete' });
+    snapshot.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Delete' });
 
     const destroy = (await synthesize({ removalPolicy: 'destroy', deletionProtection: 'false' })).template;
-    destroy.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtection: false }) });
+    destroy.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
+    expect(JSON.stringify(Object.values(destroy.findResources('Custom::AWS'))[0])).toContain('\\"DeletionProtection\\":false');
     for (const type of ['AWS::EC2::VPC', 'AWS::SecretsManager::Secret', 'AWS::RDS::DBClusterParameterGroup']) {
       destroy.hasResource(type, { DeletionPolicy: 'Delete' });
     }
@@ -468,6 +571,29 @@ describe('migrations at deploy', () => {
     expect(versionFor(sql)).toBe(versionFor({ migrations: [...sql.migrations], functions: [...sql.functions] }));
     expect(versionFor({ ...sql, migrations: edited(sql.migrations) })).not.toBe(versionFor(sql));
     expect(versionFor({ ...sql, functions: edited(sql.functions) })).not.toBe(versionFor(sql));
+  });
+});
+
+describe('Regions without the Data API for Aurora PostgreSQL', () => {
+  it('are refused by a template rule CloudFormation checks before it creates anything: Hyderabad, Melbourne, New Zealand', () => {
+    expect(Object.keys(REGIONS_WITHOUT_DATA_API).sort()).toEqual(['ap-south-2', 'ap-southeast-4', 'ap-southeast-6']);
+    expect(defaults.toJSON().Rules.DataApiRegion).toEqual({
+      Assertions: [
+        {
+          Assert: { 'Fn::Not': [{ 'Fn::Contains': [['ap-south-2', 'ap-southeast-4', 'ap-southeast-6'], { Ref: 'AWS::Region' }] }] },
+          AssertDescription: expect.stringMatching(/RDS Data API.*Hyderabad.*Melbourne.*New Zealand.*another Region/),
+        },
+      ],
+    });
+  });
+
+  it('are refused at synth when the stack names its Region, and any other Region synthesizes', () => {
+    const inRegion = (region: string) => new DaysSinceStack(new App({ context: NO_BUNDLING }), 'DaysSince', { sql: schema, env: { account: '123456789012', region } });
+    for (const region of Object.keys(REGIONS_WITHOUT_DATA_API)) {
+      expect(() => inRegion(region)).toThrow(UnsupportedRegionError);
+      expect(() => inRegion(region)).toThrow(new RegExp(`RDS Data API.*\\(${region}\\)`));
+    }
+    expect(inRegion('eu-west-1').region).toBe('eu-west-1');
   });
 });
 

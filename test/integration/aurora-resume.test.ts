@@ -5,8 +5,10 @@ import { putFigures } from '../../functions/aws/cloudwatch.js';
 import { dataApiDatabase, RETRY_AFTER_SECONDS } from '../../functions/db/data-api.js';
 import type { Database } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
+import type { ApiEvent } from '../../functions/handlers/http.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { createPublishMetricHandler } from '../../functions/handlers/publish-metric.js';
+import { changeAtOnce, createUsersHandler } from '../../functions/handlers/users.js';
 import { DatabaseUnavailableError } from '../../functions/db/port.js';
 import { bufferedService } from '../support/buffered-service.js';
 import { startDynalite, type DynamoStandIn } from '../support/dynalite.js';
@@ -197,10 +199,28 @@ describe('the publisher and the fold while Aurora is paused (AWS: snapshot + buf
     expect(await aws.drain()).toMatchObject({ folded: 0 });
     expect(callsSince(idle)).toEqual([]);
   });
+
+  it('counts a retry without an event_id once, by its Idempotency-Key or its occurred_at, buffered while paused and folded once', async () => {
+    const clock = testClock('2026-03-01T00:00:00Z');
+    const aws = await bufferedService(dataApiDatabase(standIn.client, standIn.target, quickRetry(BUDGET_MS)), dynamo, { now: clock.now });
+    standIn.pauseFor(LONG_PAUSE_MS);
+    const keyed = post('/metrics/interaction', { user_id: user(7), interaction_type: 'login' }, { 'Idempotency-Key': 'login-7' });
+    const timed = post('/metrics/interaction', { user_id: user(8), interaction_type: 'export', occurred_at: '2026-03-01T00:00:00.000Z' });
+    const first = [JSON.parse((await aws.ingest(keyed)).body), JSON.parse((await aws.ingest(timed)).body)];
+    // The client timed out and sends both again, a minute later.
+    clock.set('2026-03-01T00:01:00Z');
+    const again = [JSON.parse((await aws.ingest(keyed)).body), JSON.parse((await aws.ingest(timed)).body)];
+    expect(first.map((answer) => answer.status)).toEqual(['recorded', 'recorded']);
+    expect(again).toEqual(first.map((answer) => ({ ...answer, status: 'duplicate' })));
+    expect((await aws.buffer.pending()).map((item) => item.event_id).sort()).toEqual(first.map((answer) => answer.event_id).sort());
+    standIn.pauseFor(0);
+    expect(await aws.drain()).toMatchObject({ folded: 2, left: 0 });
+    for (const answer of first) expect(await storedTimes(answer.event_id)).toBe(1);
+  });
 });
 
 describe('outages other than a resume, and calls that block', () => {
-  it.each(['DatabaseUnavailableException', 'InvalidResourceStateException'] as const)(
+  it.each(['DatabaseUnavailableException', 'InvalidResourceStateException', 'ServiceUnavailableError'] as const)(
     '%s answers 503 with Retry-After, after retrying within the budget',
     async (type) => {
       const { metrics, lines } = service();
@@ -214,6 +234,31 @@ describe('outages other than a resume, and calls that block', () => {
       expect(callsSince(before).length).toBeGreaterThan(1);
       expect(callsSince(before).every((call) => call.error === type)).toBe(true);
       expect(lines.filter((line) => line.includes('request failed'))).toEqual([]);
+    },
+  );
+
+  it.each(['DatabaseResumingException', 'ServiceUnavailableError'] as const)(
+    'the users Lambda answers %s with 503 and Retry-After, after retrying, forgetting and un-marking nothing; after it, both work',
+    async (type) => {
+      const { ingest, deps } = service();
+      const users = createUsersHandler({ ...deps, changes: changeAtOnce(deps.db) });
+      const remove = (path: string): ApiEvent => ({ ...get(path), httpMethod: 'DELETE', queryStringParameters: { user_id: 'Ana' } });
+      expect((await ingest(post('/metrics/interaction', { event_id: 'ana-1', user_id: 'Ana', interaction_type: 'login', context: { internal: true } }))).statusCode).toBe(202);
+      const outage = (ms: number) => (type === 'DatabaseResumingException' ? standIn.pauseFor(ms) : standIn.outageFor(type, ms));
+      outage(LONG_PAUSE_MS);
+      const before = standIn.calls.length;
+      const refused = [await users(remove('/internal-users')), await users(remove('/users'))];
+      outage(0);
+      for (const answer of refused) {
+        expect(answer.statusCode).toBe(503);
+        expect(answer.headers?.['retry-after']).toBe(String(RETRY_AFTER_SECONDS));
+      }
+      expect(callsSince(before).length).toBeGreaterThan(2);
+      expect(callsSince(before).every((call) => call.error === type)).toBe(true);
+      expect(await direct.query("SELECT marked_internal FROM interactions WHERE user_id = 'Ana'")).toEqual([{ marked_internal: true }]);
+      expect(JSON.parse((await users(remove('/internal-users'))).body)).toMatchObject({ status: 'unmarked', interactions: 1 });
+      expect(JSON.parse((await users(remove('/users'))).body)).toMatchObject({ status: 'forgotten', interactions: 1 });
+      expect(await storedTimes('ana-1')).toBe(0);
     },
   );
 

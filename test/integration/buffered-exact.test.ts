@@ -168,7 +168,10 @@ describe.each([
           const service = await bufferedService(db, dynamo, { now: () => clock, env: ENV });
           const { config } = service.deps;
           let next = 0;
-          const stored = (items: Generated[], at: Date) => items.map((item) => toStore(asInput(item, at), at, () => `event-${++next}`, config));
+          // Each generated item is an interaction of its own, however alike: an event_id each (without one, two alike to the
+          // millisecond would be one interaction by their content, docs/api.md#retries-count-once).
+          const stored = (items: Generated[], at: Date) =>
+            items.map((item) => toStore({ ...asInput(item, at), event_id: `event-${++next}` }, at, () => 'unused', config));
 
           // What Aurora holds, then a snapshot of it (a fold with nothing buffered).
           clock = new Date(TAKEN_AT.getTime() - DAY_MS);

@@ -1,17 +1,28 @@
 import {
   BeginTransactionCommand,
+  CommitTransactionCommand,
   ExecuteStatementCommand,
+  RollbackTransactionCommand,
   type ExecuteStatementCommandInput,
   type ExecuteStatementCommandOutput,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataApiDatabase, UnreadableResultError } from '../../functions/db/data-api.js';
+import { dataApiDatabase, RETRY_AFTER_SECONDS } from '../../functions/db/data-api.js';
+import { createMetricsHandler } from '../../functions/handlers/metrics.js';
 import { claimCheckIn, markCheckInPosted } from '../../functions/db/check-ins.js';
 import { loadSchema, migrate } from '../../functions/db/migrate.js';
 import { readHeadline } from '../../functions/db/metrics.js';
 import { DatabaseUnavailableError, uuid, type Database } from '../../functions/db/port.js';
 import { SQL_DIR } from '../../functions/local/service.js';
-import { dataApiStandInDatabase, openDataApiStandIn, quickRetry, type DataApiStandIn } from '../support/data-api-stand-in.js';
+import {
+  dataApiStandInDatabase,
+  LOOSE_READING,
+  openDataApiStandIn,
+  quickRetry,
+  type DataApiStandIn,
+  type OutageType,
+} from '../support/data-api-stand-in.js';
+import { get, testDeps } from '../support/harness.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -20,19 +31,25 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let url: string;
 let drop: () => Promise<void>;
 let standIn: DataApiStandIn;
+/** The same database under the looser reading of what the documentation leaves open. */
+let loose: DataApiStandIn;
+type Input = Omit<ExecuteStatementCommandInput, 'resourceArn' | 'secretArn' | 'database'>;
 /** The real client, sending what the test writes: the stand-in's answers, unmediated by the adapter. */
-let execute: (input: Omit<ExecuteStatementCommandInput, 'resourceArn' | 'secretArn' | 'database'>) => Promise<ExecuteStatementCommandOutput>;
+let execute: (input: Input) => Promise<ExecuteStatementCommandOutput>;
+let executeLoosely: (input: Input) => Promise<ExecuteStatementCommandOutput>;
 
 beforeAll(async () => {
   ({ url, drop } = await createTestDatabase());
   standIn = await openDataApiStandIn(url, { statementTimeoutMs: 400 });
+  loose = await openDataApiStandIn(url, { statementTimeoutMs: 400, reading: LOOSE_READING });
   execute = (input) => standIn.client.send(new ExecuteStatementCommand({ ...standIn.target, ...input }));
+  executeLoosely = (input) => loose.client.send(new ExecuteStatementCommand({ ...loose.target, ...input }));
   await migrate(dataApiDatabase(standIn.client, standIn.target, undefined, { continueAfterTimeout: true }), await loadSchema(SQL_DIR));
   await standIn.db.query('CREATE TABLE notes (body text)');
 });
 
 afterAll(async () => {
-  await standIn?.close();
+  await Promise.all([standIn?.close(), loose?.close()]);
   await drop?.();
 });
 
@@ -68,19 +85,54 @@ describe('the Data API stand-in enforces the documented rules', () => {
     expect(JSON.parse(typed.formattedRecords!)).toEqual([{ d: 'date', t: 'time without time zone', n: 'numeric', j: 'json' }]);
   });
 
-  it('formats records as AWS documents: numbers for integers, strings for numeric, json, uuid, zone-less UTC timestamps', async () => {
+  it('formats records as AWS documents: numbers for integers, strings for numeric, json, uuid, zone-less timestamps', async () => {
     const output = await execute({
       sql: `SELECT 1::int2 AS a, 2::int8 AS b, 1.50::numeric AS c, '{"k": [1]}'::jsonb AS d, '${USER}'::uuid AS e,
-                   '2026-02-08 14:32:15.123456+02'::timestamptz AS f, true AS g, 0.5::float8 AS h, NULL::text AS i`,
+                   '2026-02-08 14:32:15.123456'::timestamp AS f, true AS g, 0.5::float8 AS h, NULL::text AS i`,
       formatRecordsAs: 'JSON',
     });
     expect(JSON.parse(output.formattedRecords!)).toEqual([
-      { a: 1, b: 2, c: '1.50', d: '{"k": [1]}', e: USER, f: '2026-02-08 12:32:15.123456', g: true, h: 0.5, i: null },
+      { a: 1, b: 2, c: '1.50', d: '{"k": [1]}', e: USER, f: '2026-02-08 14:32:15.123456', g: true, h: 0.5, i: null },
     ]);
     expect(output.records).toBeUndefined();
     expect(output.columnMetadata).toBeUndefined();
     // Through the adapter, the port's readers turn the text back into a Date and a number.
     expect(await readHeadline(standIn.db, { userIds: new Set(), emailDomains: new Set() })).toEqual({ lastRealInteractionAt: null, totalRealUsers: 0 });
+  });
+
+  it('refuses a timestamptz column (TIMESTAMP is on the documented list, TIMESTAMPTZ is not); the looser reading returns UTC text', async () => {
+    const sql = "SELECT '2026-02-08 14:32:15.123456+02'::timestamptz AS at";
+    expect(await failureOf(execute({ sql, formatRecordsAs: 'JSON' }))).toEqual({
+      name: 'UnsupportedResultException',
+      message: 'The result contains the unsupported data type timestamptz (column at).',
+    });
+    expect(JSON.parse((await executeLoosely({ sql, formatRecordsAs: 'JSON' })).formattedRecords!)).toEqual([{ at: '2026-02-08 12:32:15.123456' }]);
+    expect((await executeLoosely({ sql, includeResultMetadata: true })).records).toEqual([[{ stringValue: '2026-02-08 12:32:15.123456' }]]);
+  });
+
+  it('formats JSON only for a statement that begins with SELECT; the looser reading takes any statement PostgreSQL calls a SELECT', async () => {
+    const statements = {
+      plain: 'SELECT 1 AS one',
+      parenthesised: '(SELECT 1 AS one)',
+      withSelect: 'WITH x AS (SELECT 1 AS one) SELECT one FROM x',
+      values: 'VALUES (1)',
+      withInsert: "WITH claimed AS (INSERT INTO notes (body) VALUES ('with') RETURNING body) SELECT body FROM claimed",
+    };
+    const formatted = async (run: typeof execute, sql: string) => (await run({ sql, formatRecordsAs: 'JSON' })).formattedRecords !== undefined;
+    const strictly: Record<string, boolean> = {};
+    const loosely: Record<string, boolean> = {};
+    for (const [name, sql] of Object.entries(statements)) {
+      strictly[name] = await formatted(execute, sql);
+      loosely[name] = await formatted(executeLoosely, sql);
+    }
+    expect(strictly).toEqual({ plain: true, parenthesised: true, withSelect: false, values: false, withInsert: false });
+    expect(loosely).toEqual({ plain: true, parenthesised: true, withSelect: true, values: true, withInsert: true });
+    // Records, with their column names, come back for any of them under either reading.
+    for (const run of [execute, executeLoosely]) {
+      const output = await run({ sql: statements.withSelect, includeResultMetadata: true });
+      expect({ records: output.records, names: output.columnMetadata?.map((column) => column.name) }).toEqual({ records: [[{ longValue: 1 }]], names: ['one'] });
+    }
+    await standIn.db.query("DELETE FROM notes WHERE body = 'with'");
   });
 
   it('gives no formattedRecords for a statement other than SELECT, and records only without JSON', async () => {
@@ -102,6 +154,19 @@ describe('the Data API stand-in enforces the documented rules', () => {
     ['interval', "SELECT interval '1 day' AS span"],
   ])('refuses a result column of type %s with UnsupportedResultException', async (_type, sql) => {
     expect((await failureOf(execute({ sql, formatRecordsAs: 'JSON' }))).name).toBe('UnsupportedResultException');
+  });
+
+  it('refuses sql longer than 65,536 characters before running any of it, and runs one of exactly 65,536', async () => {
+    const padded = (sql: string, length: number) => `${sql} /*${'x'.repeat(length - sql.length - 5)}*/`;
+    const insert = "INSERT INTO notes (body) VALUES ('long')";
+    expect(padded(insert, 65_537)).toHaveLength(65_537);
+    expect(await failureOf(execute({ sql: padded(insert, 65_537) }))).toEqual({
+      name: 'ValidationException',
+      message: "1 validation error detected: Value at 'sql' failed to satisfy constraint: Member must have length less than or equal to 65536",
+    });
+    expect(await standIn.db.query("SELECT count(*) AS n FROM notes WHERE body = 'long'")).toEqual([{ n: 0 }]);
+    expect(await execute({ sql: padded(insert, 65_536) })).toMatchObject({ numberOfRecordsUpdated: 1 });
+    await standIn.db.query("DELETE FROM notes WHERE body = 'long'");
   });
 
   it('refuses a row over 64 KB, a response over 1 MiB and a request over 4 MiB (which changes nothing)', async () => {
@@ -138,6 +203,26 @@ describe('the Data API stand-in enforces the documented rules', () => {
     expect(inside).toEqual([{ probe: 'set' }]);
   });
 
+  it('refuses a call that reaches a transaction whose statement still runs, commit included, until it has ended', async () => {
+    const { transactionId } = await standIn.client.send(new BeginTransactionCommand(standIn.target));
+    const sleeper = "INSERT INTO notes (body) SELECT 'outlived' FROM pg_sleep(0.8)";
+    expect((await failureOf(execute({ sql: sleeper, transactionId, continueAfterTimeout: true }))).name).toBe('StatementTimeoutException');
+    const stillRunning = { name: 'DatabaseErrorException', message: 'Transaction is still running a query' };
+    expect(await failureOf(execute({ sql: 'SELECT 1 AS one', transactionId }))).toEqual(stillRunning);
+    expect(await failureOf(standIn.client.send(new CommitTransactionCommand({ ...standIn.target, transactionId })))).toEqual(stillRunning);
+    await wait(800);
+    expect(await execute({ sql: 'SELECT count(*) AS n FROM notes WHERE body = :body', parameters: [{ name: 'body', value: { stringValue: 'outlived' } }], transactionId, formatRecordsAs: 'JSON' })).toMatchObject({
+      formattedRecords: '[{"n":1}]',
+    });
+    await standIn.client.send(new CommitTransactionCommand({ ...standIn.target, transactionId }));
+    // Two statements sent at once into one transaction: the second is refused, as users of the Data API report.
+    const { transactionId: other } = await standIn.client.send(new BeginTransactionCommand(standIn.target));
+    const both = await Promise.all([failureOf(execute({ sql: 'SELECT pg_sleep(0.2)::text AS slept', transactionId: other })), failureOf(execute({ sql: 'SELECT 2 AS two', transactionId: other }))]);
+    expect(both.map((outcome) => outcome.message)).toContain(stillRunning.message);
+    await standIn.client.send(new RollbackTransactionCommand({ ...standIn.target, transactionId: other })).catch(() => {});
+    await standIn.db.query("DELETE FROM notes WHERE body = 'outlived'");
+  });
+
   it('ends a transaction whose call failed: later calls find it gone', async () => {
     const { transactionId } = await standIn.client.send(new BeginTransactionCommand(standIn.target));
     expect((await failureOf(execute({ sql: 'SELECT 1 / 0 AS boom', transactionId }))).name).toBe('DatabaseErrorException');
@@ -156,6 +241,27 @@ describe('the Data API stand-in enforces the documented rules', () => {
     standIn.pauseFor(2_000);
     await expect(dataApiDatabase(standIn.client, standIn.target, quickRetry(200)).query('SELECT 1 AS one')).rejects.toBeInstanceOf(DatabaseUnavailableError);
     standIn.pauseFor(0);
+  });
+
+  it.each([
+    ['DatabaseUnavailableException', 504],
+    ['InvalidResourceStateException', 400],
+    ['ServiceUnavailableError', 503],
+  ] as Array<[OutageType, number]>)('answers %s (HTTP %i) while the cluster cannot serve; the adapter waits it out inside its budget, or says unavailable', async (type, status) => {
+    standIn.outageFor(type, 60_000);
+    const refused = await standIn.client.send(new ExecuteStatementCommand({ ...standIn.target, sql: 'SELECT 1 AS one' })).catch((error: Error & { $metadata: { httpStatusCode?: number } }) => error);
+    expect({ name: (refused as Error).name, status: (refused as { $metadata: { httpStatusCode?: number } }).$metadata.httpStatusCode }).toEqual({ name: type, status });
+    await expect(dataApiDatabase(standIn.client, standIn.target, quickRetry(300)).query('SELECT 1 AS one')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    // Through a handler: 503 with Retry-After, never a 500.
+    const metrics = createMetricsHandler(testDeps(dataApiDatabase(standIn.client, standIn.target, quickRetry(300))));
+    const answered = await metrics(get('/metrics/days-since-last-interaction'));
+    expect({ status: answered.statusCode, retryAfter: answered.headers?.['retry-after'] }).toEqual({ status: 503, retryAfter: String(RETRY_AFTER_SECONDS) });
+
+    standIn.outageFor(type, 400);
+    const before = standIn.calls.length;
+    expect(await dataApiDatabase(standIn.client, standIn.target, quickRetry(5_000)).query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    expect(standIn.calls.slice(before).map((call) => call.error ?? 'ok')).toEqual(expect.arrayContaining([type, 'ok']));
+    standIn.outageFor(type, 0);
   });
 });
 
@@ -190,12 +296,13 @@ describe('defects of issue 8, through the stand-in', () => {
     }
   });
 
-  it('3: rows a statement returns are read whatever the answer’s shape, and an unreadable answer fails loudly', async () => {
-    expect(await standIn.db.query("INSERT INTO notes (body) VALUES ('kept') RETURNING body")).toEqual([{ body: 'kept' }]);
-    expect(await standIn.db.query("UPDATE notes SET body = 'kept' WHERE body = 'none'")).toEqual([]);
-    await expect(standIn.db.query("WITH x AS (SELECT 1) INSERT INTO notes (body) SELECT 'cte' FROM x RETURNING body")).rejects.toBeInstanceOf(
-      UnreadableResultError,
-    );
+  it('3: rows a statement returns are read whatever the answer’s shape, under either reading of "a SELECT statement"', async () => {
+    for (const db of [standIn.db, loose.db]) {
+      expect(await db.query("INSERT INTO notes (body) VALUES ('kept') RETURNING body")).toEqual([{ body: 'kept' }]);
+      expect(await db.query("UPDATE notes SET body = 'kept' WHERE body = 'none'")).toEqual([]);
+      expect(await db.query("WITH x AS (SELECT 1) INSERT INTO notes (body) SELECT 'cte' FROM x RETURNING body")).toEqual([{ body: 'cte' }]);
+      expect(await db.query('WITH x AS (SELECT 2 AS two) SELECT two FROM x')).toEqual([{ two: 2 }]);
+    }
 
     const now = new Date('2026-02-13T07:00:05.000Z');
     const snapshot = { slot: new Date('2026-02-13T07:00:00.000Z'), days: 1.5, status: 'warning' as const, dau: 1, wau: 2, mau: 3, totalRealUsers: 4, newRealUsers: 1 };
@@ -220,6 +327,11 @@ describe('defects of issue 8, through the stand-in', () => {
         [false, 'StatementTimeoutException'],
         [true, 'StatementTimeoutException'],
       ]);
+      // While it ran, the transaction refused the migrator's next call ("still running"); it asked again until it could.
+      const waits = fresh.calls.filter((call) => call.input.sql === 'SELECT 1 AS done').map((call) => call.error ?? 'ok');
+      expect(waits.at(-1)).toBe('ok');
+      expect(waits.slice(0, -1)).toContain('DatabaseErrorException');
+      expect(new Set(waits.slice(0, -1))).toEqual(new Set(['DatabaseErrorException']));
     } finally {
       await fresh.close();
       await dropEmpty();

@@ -120,6 +120,12 @@ describe('the deploy path, through the Data API stand-in on PostgreSQL 16', () =
       }),
     );
     expect(JSON.parse(batch.body)).toMatchObject({ status: 'recorded', recorded: 2, counted: 1 });
+    // A retry without an event_id, after a timeout: the Idempotency-Key makes it a duplicate, counted once.
+    const keyed = post('/metrics/interaction', { user_id: '1c9e6b2a-3d4f-4a5b-8c7d-6e5f4a3b2c1d', interaction_type: 'page_view' }, { 'Idempotency-Key': 'visit-1' });
+    const tries = [JSON.parse((await ingest(keyed)).body), JSON.parse((await ingest(keyed)).body)];
+    expect(tries.map((answer) => answer.status)).toEqual(['recorded', 'duplicate']);
+    expect(tries[1].event_id).toBe(tries[0].event_id);
+    expect(await standIn.db.query('SELECT count(*) AS n FROM interactions WHERE event_id = :id', { id: tries[0].event_id })).toEqual([{ n: 1 }]);
 
     const headline = JSON.parse((await metrics(get('/metrics/days-since-last-interaction'))).body);
     expect(headline).toMatchObject({ last_interaction: '2026-02-13T06:10:00.000Z', total_users: 2, status: 'active' });

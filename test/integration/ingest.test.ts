@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { json, readJson, readNumber, readTimestamp, type Database } from '../../functions/db/port.js';
+import { epochMs, json, readEpochMs, readJson, readNumber, type Database } from '../../functions/db/port.js';
 import { readHeadline } from '../../functions/db/metrics.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { createMetricsHandler } from '../../functions/handlers/metrics.js';
@@ -63,10 +63,10 @@ describe('POST /metrics/interaction', () => {
   it('keeps only the email domain, never the address', async () => {
     const { ingest } = service();
     await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'signup', context: { email: 'Alice@Startup.IO' } }));
-    const rows = await db.query('SELECT * FROM interactions');
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.email_domain).toBe('startup.io');
-    const everything = JSON.stringify(await db.query('SELECT i.*, u.* FROM interactions i JOIN users u USING (user_id)'));
+    const rows = await db.query('SELECT email_domain FROM interactions');
+    expect(rows).toEqual([{ email_domain: 'startup.io' }]);
+    // Every column of both rows, as text (the Data API returns no timestamptz column as it is).
+    const everything = JSON.stringify(await db.query('SELECT i::text AS interaction, u::text AS person FROM interactions i JOIN users u USING (user_id)'));
     expect(everything.toLowerCase()).not.toContain('alice@');
   });
 
@@ -83,8 +83,8 @@ describe('POST /metrics/interaction', () => {
     const { ingest } = service();
     const body = parse(await ingest(post('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' })));
     expect(body.event_id).toBe('server-1');
-    const [row] = await db.query('SELECT occurred_at FROM interactions');
-    expect(readTimestamp(row!.occurred_at)!.toISOString()).toBe(NOW);
+    const [row] = await db.query(`SELECT ${epochMs('occurred_at')} AS occurred_at FROM interactions`);
+    expect(readEpochMs(row!.occurred_at)!.toISOString()).toBe(NOW);
   });
 
   it('answers a repeated event_id with 200 duplicate and changes nothing', async () => {
@@ -279,6 +279,93 @@ describe('POST /metrics/interactions (batch)', () => {
     expect(parse(result).problems).toEqual([
       { field: 'interactions.1.occurred_at', message: 'must not be more than 5 minutes in the future' },
     ]);
+    expect(await countRows(db, 'interactions')).toBe(0);
+  });
+});
+
+describe('a retried request without an event_id counts once', () => {
+  const withKey = (path: string, body: unknown, key: string) => post(path, body, { 'Idempotency-Key': key });
+
+  it('under its Idempotency-Key, on either route: the retry is a duplicate of the first try, whatever the clock says by then', async () => {
+    const { ingest, metrics, clock } = service();
+    const login = { user_id: ALICE, interaction_type: 'login' };
+    const first = await ingest(withKey('/metrics/interaction', login, 'login-7f3a9c'));
+    expect(first.statusCode).toBe(202);
+    const before = await snapshot();
+    const beforeMetric = await headline(metrics);
+    // A timeout or a 502 after the first try committed: the client sends the same request again, a while later.
+    clock.set('2026-02-08T12:31:00Z');
+    const retry = await ingest(withKey('/metrics/interaction', login, 'login-7f3a9c'));
+    expect(retry.statusCode).toBe(200);
+    expect(parse(retry)).toEqual({ ...parse(first), status: 'duplicate' });
+    expect(parse(first).event_id).toMatch(/^idempotency-key:[A-Za-z0-9_-]{43}$/);
+    expect(await snapshot()).toEqual(before);
+    // The last interaction is still the first try's, not the retry's later clock.
+    expect(await headline(metrics)).toMatchObject({ last_interaction: beforeMetric.last_interaction, total_users: 1 });
+
+    // A batch: each item without an event_id is its own interaction (two logins alike are two), the retry none.
+    const batch = { interactions: [login, login, { event_id: 'own-id', user_id: BOB, interaction_type: 'login' }] };
+    const sent = parse(await ingest(withKey('/metrics/interactions', batch, 'batch-1')));
+    expect(sent).toMatchObject({ status: 'recorded', recorded: 3, duplicates: 0 });
+    expect(new Set(sent.results.map((result: { event_id: string }) => result.event_id)).size).toBe(3);
+    expect(sent.results[2].event_id).toBe('own-id');
+    const resent = parse(await ingest(withKey('/metrics/interactions', batch, 'batch-1')));
+    expect(resent).toMatchObject({ status: 'duplicate', recorded: 0, duplicates: 3 });
+    expect(resent.results.map((result: { event_id: string }) => result.event_id)).toEqual(sent.results.map((result: { event_id: string }) => result.event_id));
+    expect(await countRows(db, 'interactions')).toBe(4);
+    // Another key is another request.
+    expect((await ingest(withKey('/metrics/interaction', login, 'login-8a1b2c'))).statusCode).toBe(202);
+  });
+
+  it('by its content when occurred_at is sent, however its zone is written', async () => {
+    const { ingest, clock } = service();
+    const payment = { user_id: ALICE.toUpperCase(), interaction_type: 'payment', occurred_at: '2026-02-08T14:00:00+02:00', metadata: { plan: 'pro', seats: 3 } };
+    const first = parse(await ingest(post('/metrics/interaction', payment)));
+    expect(first).toMatchObject({ status: 'recorded', event_id: expect.stringMatching(/^content:[A-Za-z0-9_-]{43}$/) });
+    clock.set('2026-02-08T12:45:00Z');
+    const retry = { ...payment, user_id: ALICE, occurred_at: '2026-02-08T12:00:00.000Z', metadata: { seats: 3, plan: 'pro' } };
+    expect(parse(await ingest(post('/metrics/interaction', retry)))).toEqual({ ...first, status: 'duplicate' });
+    // Anything else that differs is another interaction.
+    expect(parse(await ingest(post('/metrics/interaction', { ...payment, metadata: { plan: 'team', seats: 3 } })))).toMatchObject({ status: 'recorded' });
+    expect(await countRows(db, 'interactions')).toBe(2);
+  });
+
+  it('for any product: text user ids in their own case, and the types INTERACTION_TYPES names', async () => {
+    const { ingest, metrics } = service({ INTERACTION_TYPES: 'signup,report_viewed' });
+    const viewed = { user_id: 'Ana', interaction_type: 'report_viewed', occurred_at: '2026-02-08T11:00:00Z' };
+    const first = parse(await ingest(post('/metrics/interaction', viewed)));
+    expect(first).toMatchObject({ status: 'recorded', counted: true });
+    expect(parse(await ingest(post('/metrics/interaction', viewed)))).toEqual({ ...first, status: 'duplicate' });
+    // "ana" is another user, the same content notwithstanding.
+    expect(parse(await ingest(post('/metrics/interaction', { ...viewed, user_id: 'ana' })))).toMatchObject({ status: 'recorded', counted: true });
+    const keyed = { user_id: 'acct:7/ü', interaction_type: 'report_viewed' };
+    expect((await ingest(post('/metrics/interaction', keyed, { 'Idempotency-Key': 'view-1' }))).statusCode).toBe(202);
+    expect((await ingest(post('/metrics/interaction', keyed, { 'Idempotency-Key': 'view-1' }))).statusCode).toBe(200);
+    expect(await countRows(db, 'interactions')).toBe(3);
+    expect((await headline(metrics)).total_users).toBe(3);
+  });
+
+  it('not at all without occurred_at or a key: the server makes up an id each time (the API reference says so)', async () => {
+    const { ingest } = service();
+    const login = { user_id: ALICE, interaction_type: 'login' };
+    const ids = [parse(await ingest(post('/metrics/interaction', login))).event_id, parse(await ingest(post('/metrics/interaction', login))).event_id];
+    expect(ids).toEqual(['server-1', 'server-2']);
+    expect(await countRows(db, 'interactions')).toBe(2);
+  });
+
+  it.each([
+    ['too long', 'k'.repeat(256), 'must be at most 255 characters'],
+    ['empty', '', 'must be 1 or more visible ASCII characters (spaces allowed between them)'],
+    ['not ASCII', 'clé-1', 'must be 1 or more visible ASCII characters (spaces allowed between them)'],
+  ])('refuses an Idempotency-Key that is %s, naming the header, and stores nothing', async (_what, key, message) => {
+    const { ingest } = service();
+    const result = await ingest(withKey('/metrics/interaction', { user_id: ALICE, interaction_type: 'login' }, key));
+    expect(result.statusCode).toBe(400);
+    expect(parse(result)).toEqual({
+      error: 'invalid_request',
+      message: `Idempotency-Key ${message}`,
+      problems: [{ field: 'Idempotency-Key', message }],
+    });
     expect(await countRows(db, 'interactions')).toBe(0);
   });
 });

@@ -20,7 +20,7 @@ const DASHBOARD = 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?regi
 const ENV = {
   ...SN1MA_TEAM,
   BASELINE_DATE: '2026-02-01',
-  SLACK_WEBHOOK_SECRET_ARN: SECRET_ARN,
+  SLACK_WEBHOOK_SECRET_ID: SECRET_ARN,
   DASHBOARD_URL: DASHBOARD,
   ALARM_ROLES: JSON.stringify({ 'prod-warning': 'warning', 'prod-critical': 'critical', 'prod-stale': 'stale' }),
 };
@@ -163,6 +163,43 @@ describe('the Slack notifier', () => {
       '→ Escalation: None, stay the course',
       '✅ The number is being reported again.',
     ]);
+  });
+
+  it('says since when from the stale composite too, which waits for a first number and has no window of its own', async () => {
+    const { notify, record } = notifier('2026-02-10T12:00:00Z');
+    await record('2026-02-10T11:00:00Z');
+    await notify(alarmEvent('sns-alarm-composite.json', 'prod-stale', 'ALARM', 'OK', '2026-02-10T12:00:00Z'));
+    // Three 5-minute periods without a number, as the metric alarm under it counts.
+    expect(texts()[0]!.split('\n').slice(0, 2)).toEqual([
+      '⚪ STALE: Days since last user interaction is not being reported · SN1MA',
+      '→ No new number since Tue 10 Feb 2026 13:45 GMT+2 (15 minutes)',
+    ]);
+  });
+
+  it('says nothing, and reads nothing, when a new stack\'s alarms first go from INSUFFICIENT_DATA to OK', async () => {
+    const { notify, lines } = notifier('2026-02-10T12:00:00Z');
+    const firstLooks = [
+      alarmEvent('sns-alarm-composite.json', 'prod-stale', 'OK', 'INSUFFICIENT_DATA', '2026-02-10T12:00:00Z'),
+      alarmEvent('sns-alarm-composite.json', 'prod-warning', 'OK', 'INSUFFICIENT_DATA', '2026-02-10T12:00:00Z'),
+      alarmEvent('sns-alarm-single-metric.json', 'prod-notifier-dead-letters', 'OK', 'INSUFFICIENT_DATA', '2026-02-10T12:00:00Z'),
+    ];
+    // The database is not even asked: a deploy ends without waking Aurora for the alarms' first look.
+    const unreachable: Database = {
+      query: async () => Promise.reject(new Error('the notifier read the database')),
+      transaction: async () => Promise.reject(new Error('the notifier read the database')),
+      close: async () => {},
+    };
+    const silent = notifier('2026-02-10T12:00:00Z', unreachable);
+    for (const event of firstLooks) {
+      await silent.notify(event);
+      await notify(event);
+    }
+    expect(shared.slack.received).toEqual([]);
+    expect(await announcements()).toEqual([]);
+    expect(lines.filter((line) => line.includes('first evaluation'))).toHaveLength(3);
+    // An OK after an ALARM is still told.
+    await notify(alarmEvent('sns-alarm-single-metric.json', 'prod-notifier-dead-letters', 'OK', 'ALARM', '2026-02-10T12:05:00Z'));
+    expect(texts()).toHaveLength(1);
   });
 
   it('passes operations alarms (a metric-math alarm not named in ALARM_ROLES) on as they are', async () => {

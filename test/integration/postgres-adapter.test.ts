@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../functions/db/postgres.js';
-import { json, readJson, readNumber, readTimestamp, uuid, type Database } from '../../functions/db/port.js';
+import { epochMs, json, readEpochMs, readJson, readNumber, uuid, type Database } from '../../functions/db/port.js';
 import { migratedPostgres } from '../support/postgres.js';
 
 describe('the pg adapter on PostgreSQL 16', () => {
@@ -22,10 +22,10 @@ describe('the pg adapter on PostgreSQL 16', () => {
   it('binds :named parameters of every kind, repeated ones once, and speaks UTC', async () => {
     const at = new Date('2026-02-08T12:32:15.123Z');
     const [row] = await db.query(
-      'SELECT :at::timestamptz AS at, :id::uuid AS id, :doc::jsonb AS doc, :n::int + :n::int AS twice, :flag::boolean AS flag, current_setting(\'TimeZone\') AS zone',
+      `SELECT ${epochMs(':at::timestamptz')} AS at, :id::uuid AS id, :doc::jsonb AS doc, :n::int + :n::int AS twice, :flag::boolean AS flag, current_setting('TimeZone') AS zone`,
       { at, id: uuid('9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b'), doc: json({ a: [1, 2] }), n: 21, flag: true },
     );
-    expect(readTimestamp(row!.at)).toEqual(at);
+    expect(readEpochMs(row!.at)).toEqual(at);
     expect(row!.id).toBe('9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b');
     expect(readJson(row!.doc)).toEqual({ a: [1, 2] });
     expect(readNumber(row!.twice)).toBe(42);

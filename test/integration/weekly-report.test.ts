@@ -5,7 +5,7 @@ import { SlackWebhookRejectedError } from '../../functions/aws/slack-webhook.js'
 import type { SlackPoster } from '../../functions/aws/slack-webhook.js';
 import { baselineOf, recordAnnouncement } from '../../functions/db/alerts.js';
 import { claimCheckIn } from '../../functions/db/check-ins.js';
-import { readTimestamp } from '../../functions/db/port.js';
+import { epochMs, readEpochMs } from '../../functions/db/port.js';
 import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import { databaseFigures } from '../../functions/handlers/figures.js';
 import { awsAlertingDeps } from '../../functions/handlers/notify-slack.js';
@@ -15,7 +15,7 @@ import { databaseAndSlack } from './slack-stand-in.js';
 import { SN1MA_TEAM } from '../support/sn1ma.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod-slack-webhook-AbCdEf';
-const ENV = { ...SN1MA_TEAM, BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ARN: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
+const ENV = { ...SN1MA_TEAM, BASELINE_DATE: '2026-02-01', SLACK_WEBHOOK_SECRET_ID: SECRET_ARN, INTERNAL_EMAIL_DOMAINS: 'sn1ma.example' };
 
 const secrets = mockClient(SecretsManagerClient);
 // The suites share worker processes (vitest.config.ts, isolate off): later files get the real client back.
@@ -85,8 +85,10 @@ describe('the Friday check-in', () => {
       '→ Since last Friday: days 0.50 → 7.50 · status 🟢 HEALTHY → 🚨 ALERT · DAU 1 → 0 · MAU 3 (unchanged) · total real users 3 (unchanged)',
       '→ Alerts since last Friday: 🟡 WARNING Sat 14 Feb 2026 09:00 GMT+2',
     ]);
-    const kept = await shared.db.query('SELECT slot, status, dau, mau, total_real_users, new_real_users, posted_at FROM weekly_check_ins ORDER BY slot');
-    expect(kept.map((row) => ({ ...row, slot: readTimestamp(row.slot), posted_at: readTimestamp(row.posted_at) }))).toEqual([
+    const kept = await shared.db.query(
+      `SELECT ${epochMs('slot')} AS slot, status, dau, mau, total_real_users, new_real_users, ${epochMs('posted_at')} AS posted_at FROM weekly_check_ins ORDER BY 1`,
+    );
+    expect(kept.map((row) => ({ ...row, slot: readEpochMs(row.slot), posted_at: readEpochMs(row.posted_at) }))).toEqual([
       {
         slot: new Date('2026-02-13T07:00:00Z'),
         status: 'active',
@@ -111,8 +113,8 @@ describe('the Friday check-in', () => {
   it('a run fired a moment before 09:00:00 is still this Friday\'s check-in', async () => {
     const { run } = weekly('2026-02-13T06:59:58Z');
     expect(await run()).toBe('posted');
-    const slots = await shared.db.query('SELECT slot FROM weekly_check_ins');
-    expect(slots.map((row) => readTimestamp(row.slot))).toEqual([new Date('2026-02-13T07:00:00Z')]);
+    const slots = await shared.db.query(`SELECT ${epochMs('slot')} AS slot FROM weekly_check_ins`);
+    expect(slots.map((row) => readEpochMs(row.slot))).toEqual([new Date('2026-02-13T07:00:00Z')]);
   });
 
   it('two overlapping runs of the same Friday (Scheduler delivers at least once) post it once', async () => {
@@ -158,7 +160,9 @@ describe('the Friday check-in', () => {
     const { run, clock } = weekly('2026-02-13T07:00:00Z');
     await expect(run()).rejects.toBeInstanceOf(SlackWebhookRejectedError);
     // The failed run gives its claim back: Lambda's retry a minute later does not wait for the lease to lapse.
-    expect(await shared.db.query('SELECT posted_at, claimed_at FROM weekly_check_ins')).toEqual([{ posted_at: null, claimed_at: null }]);
+    expect(await shared.db.query(`SELECT ${epochMs('posted_at')} AS posted_at, ${epochMs('claimed_at')} AS claimed_at FROM weekly_check_ins`)).toEqual([
+      { posted_at: null, claimed_at: null },
+    ]);
     clock.set('2026-02-13T08:00:00Z');
     expect(await run()).toBe('posted');
     expect(texts()[1]!.split('\n')[0]).toBe('📅 Friday check-in: days since last real user interaction = 12.33 since the baseline, no real user yet (🚨 ALERT) · SN1MA');

@@ -20,17 +20,51 @@ import { createTestDatabase } from './postgres.js';
  *   [LIM] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html
  *   [TS]  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.troubleshooting.html
  *   [BES] https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_BatchExecuteStatement.html (4 MiB requests)
+ *   [API] https://github.com/boto/botocore/blob/develop/botocore/data/rds-data/2018-08-01/service-2.json (the API model
+ *         the reference pages are made from: each error's HTTP status, the length constraint on `sql`)
+ *   [RUN] https://github.com/aws/aws-sdk-js/issues/4615 ("Transaction is still running a query", as users of v2 report it)
  */
+
+/**
+ * How the stand-in reads what the documentation leaves open. The default is the strict reading; each switch gives the
+ * looser one, so a test can show the code works under both.
+ */
+export interface DataApiReading {
+  /**
+   * [OPS] lists TIMESTAMP among Aurora PostgreSQL's result types but not TIMESTAMPTZ, and third-party reports disagree on
+   * whether timestamptz columns come back. Strict: a timestamptz result column is refused (UnsupportedResultException).
+   * Looser: it comes back as zone-less UTC text, as a TIMESTAMP does.
+   */
+  timestamptzResults: boolean;
+  /**
+   * [ES]: formatRecordsAs "only applies to SELECT statements and is ignored for other types of statements", without
+   * saying how a statement is recognised. Strict ('keyword'): a statement that begins with SELECT (and whose command is
+   * a SELECT); `WITH … SELECT` and `WITH … INSERT … RETURNING` are not. Looser ('command'): any statement PostgreSQL
+   * reports as a SELECT, `WITH … SELECT`, VALUES and TABLE included.
+   */
+  selectStatements: 'keyword' | 'command';
+}
+
+/** The strict reading of both: what the code must work under. */
+export const STRICT_READING: DataApiReading = { timestamptzResults: false, selectStatements: 'keyword' };
+/** The looser reading of both: the code must work under it too. */
+export const LOOSE_READING: DataApiReading = { timestamptzResults: true, selectStatements: 'command' };
+
+/** DATA_API_READING=loose runs every suite under the looser reading (`DATA_API_READING=loose npx vitest run --project data-api`). */
+function defaultReading(env: Readonly<Record<string, string | undefined>> = process.env): DataApiReading {
+  const chosen = env.DATA_API_READING?.trim() || 'strict';
+  if (chosen !== 'strict' && chosen !== 'loose') throw new Error(`DATA_API_READING must be strict or loose, got "${chosen}"`);
+  return chosen === 'loose' ? LOOSE_READING : STRICT_READING;
+}
 
 /** The result column types the Data API returns for Aurora PostgreSQL [OPS], by type oid. Enums are allowed too. */
 export const DATA_API_RESULT_TYPES: ReadonlyMap<number, string> = new Map([
   [16, 'bool'], [17, 'bytea'], [19, 'name'], [20, 'int8'], [21, 'int2'], [23, 'int4'], [25, 'text'], [114, 'json'],
   [650, 'cidr'], [700, 'float4'], [701, 'float8'], [869, 'inet'], [1042, 'bpchar'], [1043, 'varchar'], [1082, 'date'],
-  [1083, 'time'], [1114, 'timestamp'],
-  // Not named on the page, but timestamptz columns come back as TIMESTAMP text (zone-less, UTC): the project relies on it.
-  [1184, 'timestamptz'],
-  [1700, 'numeric'], [2950, 'uuid'], [3802, 'jsonb'],
+  [1083, 'time'], [1114, 'timestamp'], [1700, 'numeric'], [2950, 'uuid'], [3802, 'jsonb'],
 ]);
+/** timestamptz: not on [OPS]'s list; returned only under the looser reading (DataApiReading.timestamptzResults). */
+const TIMESTAMPTZ = 1184;
 const INTEGERS = new Set([20, 21, 23]);
 const FLOATS = new Set([700, 701]);
 
@@ -53,6 +87,8 @@ const MAX_RESPONSE_BYTES = MiB;
 const MAX_ROW_BYTES = 64 * 1024;
 /** [ES]: a call is terminated after 45 s unless continueAfterTimeout is set. */
 const STATEMENT_TIMEOUT_MS = 45_000;
+/** [API]: SqlStatement is a string of at most 65,536 characters. */
+const MAX_SQL_CHARACTERS = 65_536;
 
 class DataApiError extends Error {
   constructor(
@@ -106,13 +142,6 @@ export interface PauseModel {
 /** AWS: "about 15 seconds" to resume, "30 seconds or longer" after more than 24 hours paused. */
 export const documentedResumeMs = (pausedMs: number): number => (pausedMs > 86_400_000 ? 30_000 : 15_000);
 
-/** ExecuteStatement's documented errors for a database that cannot serve calls, with their HTTP status [ES]. */
-const OUTAGES = {
-  DatabaseUnavailableException: { status: 504, message: 'The writer instance in the DB cluster is not available.' },
-  InvalidResourceStateException: { status: 400, message: 'The resource is in an invalid state.' },
-} as const;
-export type OutageType = keyof typeof OUTAGES;
-
 /** How long the instance was awake (capacity billed) and how often it resumed. */
 export interface PauseReport {
   awakeMs: number;
@@ -128,7 +157,22 @@ export interface DataApiStandInOptions {
   statementTimeoutMs?: number;
   /** The adapter's retry policy for `db`. */
   retry?: RetryPolicy;
+  /** How the documentation's open questions are read. @default STRICT_READING, unless DATA_API_READING says loose */
+  reading?: Partial<DataApiReading>;
 }
+
+/**
+ * ExecuteStatement's documented errors for a database or service that cannot serve calls, with the HTTP status of each
+ * [API]: DatabaseUnavailableException (504, "the writer instance in the DB cluster isn't available"),
+ * InvalidResourceStateException (400, "the resource is in an invalid state"), ServiceUnavailableError (503, "the service
+ * specified by the resourceArn parameter isn't available"). The SDK itself retries the two 5xx before the adapter sees them.
+ */
+const OUTAGES = {
+  DatabaseUnavailableException: { status: 504, message: "The writer instance in the DB cluster isn't available." },
+  InvalidResourceStateException: { status: 400, message: 'The resource is in an invalid state.' },
+  ServiceUnavailableError: { status: 503, message: "The service specified by the resourceArn parameter isn't available." },
+} as const;
+export type OutageType = keyof typeof OUTAGES;
 
 export interface Parameter {
   name: string;
@@ -186,8 +230,8 @@ function jsonValue(oid: number, text: string | null): unknown {
   if (INTEGERS.has(oid) || FLOATS.has(oid)) return Number(text);
   if (oid === 16) return text === 't';
   if (oid === 17) return Buffer.from(text.slice(2), 'hex').toString('base64');
-  // Timestamps come back as zone-less text; the session is UTC, so the offset dropped is always +00.
-  if (oid === 1184) return text.replace(/[+-]\d\d(:\d\d)?$/, '');
+  // Under the looser reading timestamptz comes back as zone-less text; the session is UTC, so the offset dropped is +00.
+  if (oid === TIMESTAMPTZ) return text.replace(/[+-]\d\d(:\d\d)?$/, '');
   return text;
 }
 
@@ -202,6 +246,9 @@ function field(oid: number, text: string | null): Record<string, unknown> {
   return { stringValue: value };
 }
 
+/** The first keyword of a statement, past comments and opening parentheses. */
+const LEADING_KEYWORD = /^(?:\s+|--[^\n]*(?=\n|$)|\/\*[\s\S]*?\*\/|\()*([A-Za-z]+)/;
+
 /** Queries on one connection run one after another, in the order the calls arrived. */
 const tails = new WeakMap<pg.Client, Promise<unknown>>();
 function inTurn<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
@@ -215,6 +262,7 @@ export type DataApiStandIn = Awaited<ReturnType<typeof openDataApiStandIn>>;
 /** Starts the stand-in in front of `databaseUrl` (a database on the PostgreSQL 16 test bed). */
 export async function openDataApiStandIn(databaseUrl: string, options: DataApiStandInOptions = {}) {
   const { connections = 3, statementTimeoutMs = STATEMENT_TIMEOUT_MS } = options;
+  const reading: DataApiReading = { ...defaultReading(), ...options.reading };
   const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
   const target: DataApiTarget = {
     resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:days-since-stand-in',
@@ -231,6 +279,8 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
   const pool = await Promise.all(Array.from({ length: connections }, connect));
   const canceller = await connect();
   const transactions = new Map<string, pg.Client>();
+  /** Transactions whose last statement is still running on the database (it outlived its call, or another call is in it). */
+  const running = new Set<string>();
   const calls: ReceivedCall[] = [];
   let next = 0;
   const model = options.pauseModel;
@@ -281,9 +331,19 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
     lastActivity = now;
   }
 
-  /** Runs one statement, answering StatementTimeoutException after the timeout (and cancelling it unless told to continue). */
-  async function run(client: pg.Client, input: Record<string, any>) {
-    const { text, values, types } = bind(input.sql, input.parameters);
+  /**
+   * Runs one statement, answering StatementTimeoutException after the timeout (and cancelling it unless told to continue).
+   * `settled` hears when the statement itself has ended, which for a continued one is after its call has answered.
+   */
+  async function run(client: pg.Client, input: Record<string, any>, settled: (error?: unknown) => void = () => {}) {
+    let bound: ReturnType<typeof bind>;
+    try {
+      bound = bind(input.sql, input.parameters);
+    } catch (error) {
+      settled();
+      throw error;
+    }
+    const { text, values, types } = bound;
     // Raw text for every column: the stand-in formats values itself. The extended protocol refuses several statements in one.
     const typesWithRawText = Object.assign(types, { getTypeParser: () => (value: string) => value });
     let started = false;
@@ -303,7 +363,7 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
         reject(new DataApiError('StatementTimeoutException', 'The statement timed out', 400, { dbConnectionId: backend }));
       }, statementTimeoutMs);
     });
-    query.catch(() => {});
+    query.then(() => settled(), (error: unknown) => settled(error));
     try {
       return await Promise.race([query, timedOut]);
     } catch (error) {
@@ -320,7 +380,7 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
   /** UnsupportedResultException for a column type outside [OPS]'s list [TS]: arrays included, as the project's rule. */
   async function checkResultTypes(client: pg.Client, fields: pg.FieldDef[]) {
     for (const { name, dataTypeID } of fields) {
-      if (DATA_API_RESULT_TYPES.has(dataTypeID)) continue;
+      if (DATA_API_RESULT_TYPES.has(dataTypeID) || (dataTypeID === TIMESTAMPTZ && reading.timestamptzResults)) continue;
       const { rows } = await inTurn(client, () =>
         client.query<{ typname: string; typtype: string }>('SELECT typname, typtype FROM pg_type WHERE oid = $1', [dataTypeID]),
       );
@@ -329,26 +389,58 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
     }
   }
 
+  /** [RUN]: a call that reaches a transaction whose previous statement still runs is refused, not queued. */
+  function checkNotRunning(id: string) {
+    if (running.has(id)) throw new DataApiError('DatabaseErrorException', 'Transaction is still running a query');
+  }
+
   async function executeStatement(input: Record<string, any>) {
     if (typeof input.sql !== 'string' || input.sql.trim() === '') throw new DataApiError('BadRequestException', 'sql is required');
-    const transaction = input.transactionId === undefined ? undefined : transactions.get(input.transactionId);
-    if (input.transactionId !== undefined && !transaction) {
-      // [TS] "Transaction <transaction_ID> is not found": expired, ended, or rolled back after an error.
-      throw new DataApiError('NotFoundException', `Transaction ${input.transactionId} is not found`, 404);
+    if ([...input.sql].length > MAX_SQL_CHARACTERS) {
+      // [API] says only "max 65536" for SqlStatement; a length constraint is refused as AWS refuses any (CommonErrors:
+      // https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/CommonErrors.html), before anything runs.
+      throw new DataApiError('ValidationException', `1 validation error detected: Value at 'sql' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SQL_CHARACTERS}`);
     }
+    const id: string | undefined = input.transactionId;
+    const transaction = id === undefined ? undefined : transactions.get(id);
+    if (id !== undefined && !transaction) {
+      // [TS] "Transaction <transaction_ID> is not found": expired, ended, or rolled back after an error.
+      throw new DataApiError('NotFoundException', `Transaction ${id} is not found`, 404);
+    }
+    if (id !== undefined) checkNotRunning(id);
     // Autocommit calls land on any pooled connection; a transaction keeps its own.
     const client = transaction ?? pool[next++ % pool.length]!;
+    if (id !== undefined) running.add(id);
+    let statementEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (statementEnded = resolve));
+    const settled = (error?: unknown) => {
+      statementEnded();
+      if (id === undefined) return;
+      running.delete(id);
+      // A statement that outlived its call and then failed ends its transaction, as a failed call does.
+      if (error !== undefined && input.continueAfterTimeout) void endTransaction(id, 'ROLLBACK').catch(() => {});
+    };
     try {
-      const result = await run(client, input);
+      const result = await run(client, input, settled);
       await checkResultTypes(client, result.fields);
       return answer(result, input);
     } catch (error) {
-      if (!transaction) throw error;
+      if (id === undefined) throw error;
       // [TS]: an error in a call ends its transaction (rolled back); later calls find it gone.
       const continuing = (error as DataApiError).type === 'StatementTimeoutException' && input.continueAfterTimeout;
-      if (!continuing) await endTransaction(input.transactionId, 'ROLLBACK').catch(() => {});
+      if (!continuing) {
+        // A cancelled statement must end before its transaction can.
+        await ended;
+        await endTransaction(id, 'ROLLBACK').catch(() => {});
+      }
       throw error;
     }
+  }
+
+  /** Whether formatRecordsAs JSON applies to this statement, under the reading in force (DataApiReading.selectStatements). */
+  function isSelectStatement(sql: string, command: string): boolean {
+    if (command !== 'SELECT') return false;
+    return reading.selectStatements === 'command' || LEADING_KEYWORD.exec(sql)?.[1]?.toUpperCase() === 'SELECT';
   }
 
   function answer(result: pg.QueryArrayResult<(string | null)[]>, input: Record<string, any>) {
@@ -360,8 +452,8 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
     const output: Record<string, unknown> = { numberOfRecordsUpdated: result.command === 'SELECT' ? 0 : (result.rowCount ?? 0) };
     if (input.formatRecordsAs === 'JSON') {
       // [ES] formatRecordsAs "only applies to SELECT statements and is ignored for other types of statements";
-      // records and columnMetadata are "blank if formatRecordsAs is JSON". Stricter reading: an INSERT ... RETURNING gets neither.
-      if (result.command === 'SELECT') {
+      // records and columnMetadata are "blank if formatRecordsAs is JSON". Stricter reading: any other statement gets neither.
+      if (isSelectStatement(input.sql, result.command)) {
         output.formattedRecords = JSON.stringify(
           result.rows.map((row) => Object.fromEntries(result.fields.map((f, i) => [f.name, jsonValue(oids[i]!, row[i]!)]))),
         );
@@ -378,6 +470,7 @@ export async function openDataApiStandIn(databaseUrl: string, options: DataApiSt
   async function endTransaction(id: string, sql: 'COMMIT' | 'ROLLBACK') {
     const client = transactions.get(id);
     if (!client) throw new DataApiError('NotFoundException', `Transaction ${id} is not found`, 404);
+    checkNotRunning(id);
     transactions.delete(id);
     try {
       const result = await inTurn(client, () => client.query(sql));

@@ -1,12 +1,12 @@
 import { expect } from 'vitest';
-import type { Database } from '../../functions/db/port.js';
+import { epochMs, type Database } from '../../functions/db/port.js';
 
 /** Every rollup, recounted from the interactions table by definition, next to what the rollup holds. */
 export const RECOUNTS: Array<[string, string, string]> = [
   [
     'users',
-    `SELECT user_id::text, first_seen_at, marked_internal FROM users ORDER BY 1`,
-    `SELECT user_id::text, min(occurred_at) AS first_seen_at, bool_or(marked_internal) AS marked_internal FROM interactions GROUP BY 1 ORDER BY 1`,
+    `SELECT user_id::text, ${epochMs('first_seen_at')} AS first_seen_at, marked_internal FROM users ORDER BY 1`,
+    `SELECT user_id::text, ${epochMs('min(occurred_at)')} AS first_seen_at, bool_or(marked_internal) AS marked_internal FROM interactions GROUP BY 1 ORDER BY 1`,
   ],
   [
     'user_email_domains',
@@ -15,8 +15,8 @@ export const RECOUNTS: Array<[string, string, string]> = [
   ],
   [
     'real_users',
-    `SELECT user_id::text, first_real_at, last_real_at FROM real_users ORDER BY 1`,
-    `SELECT user_id::text, min(occurred_at) AS first_real_at, max(occurred_at) AS last_real_at FROM interactions
+    `SELECT user_id::text, ${epochMs('first_real_at')} AS first_real_at, ${epochMs('last_real_at')} AS last_real_at FROM real_users ORDER BY 1`,
+    `SELECT user_id::text, ${epochMs('min(occurred_at)')} AS first_real_at, ${epochMs('max(occurred_at)')} AS last_real_at FROM interactions
      WHERE exclusion_reason IS NULL GROUP BY 1 ORDER BY 1`,
   ],
   [
@@ -26,14 +26,14 @@ export const RECOUNTS: Array<[string, string, string]> = [
   ],
   [
     'real_user_activity',
-    `SELECT user_id::text, interaction_type, first_at, last_at FROM real_user_activity ORDER BY 1, 2`,
-    `SELECT user_id::text, interaction_type, min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM interactions
+    `SELECT user_id::text, interaction_type, ${epochMs('first_at')} AS first_at, ${epochMs('last_at')} AS last_at FROM real_user_activity ORDER BY 1, 2`,
+    `SELECT user_id::text, interaction_type, ${epochMs('min(occurred_at)')} AS first_at, ${epochMs('max(occurred_at)')} AS last_at FROM interactions
      WHERE exclusion_reason IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
   ],
   [
     'daily_real_activity',
-    `SELECT day::text, user_id::text, last_at FROM daily_real_activity ORDER BY 1, 2`,
-    `SELECT (occurred_at AT TIME ZONE 'UTC')::date::text AS day, user_id::text, max(occurred_at) AS last_at FROM interactions
+    `SELECT day::text, user_id::text, ${epochMs('last_at')} AS last_at FROM daily_real_activity ORDER BY 1, 2`,
+    `SELECT (occurred_at AT TIME ZONE 'UTC')::date::text AS day, user_id::text, ${epochMs('max(occurred_at)')} AS last_at FROM interactions
      WHERE exclusion_reason IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
   ],
   [

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../functions/core/config.js';
 import { daysSinceResponse, publishableDays, statusFor } from '../../functions/core/metric.js';
 import { toStore, verdicts, type InteractionToStore, type StoredOutcome } from '../../functions/core/recording.js';
 import { toPositional } from '../../functions/db/named-params.js';
-import { readTimestamp } from '../../functions/db/port.js';
+import { readEpochMs } from '../../functions/db/port.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const OTHER = '1f0e2d3c-4b5a-4978-8877-665544332211';
@@ -160,8 +160,14 @@ describe('SQL parameters', () => {
     expect(() => toPositional('SELECT :missing', {})).toThrow('missing SQL parameter :missing');
   });
 
-  it('reads the Data API\'s zone-less timestamps as UTC', () => {
-    expect(readTimestamp('2026-02-08 14:32:15.5')).toEqual(new Date('2026-02-08T14:32:15.500Z'));
-    expect(readTimestamp(null)).toBeNull();
+  it('reads times as every query returns them, epoch milliseconds, and refuses any other form', () => {
+    const at = new Date('2026-02-08T14:32:15.500Z');
+    // A number from the Data API and PGlite, digits from pg's int8, a bigint where a driver gives one.
+    for (const value of [at.getTime(), String(at.getTime()), BigInt(at.getTime())]) expect(readEpochMs(value)).toEqual(at);
+    expect(readEpochMs(null)).toBeNull();
+    // A timestamptz column selected by mistake: PGlite's Date, the Data API's (looser reading) text.
+    expect(() => readEpochMs(at)).toThrow(/epochMs/);
+    expect(() => readEpochMs('2026-02-08 14:32:15.5')).toThrow(TypeError);
+    expect(() => readEpochMs(1.5)).toThrow(TypeError);
   });
 });
