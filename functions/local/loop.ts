@@ -1,3 +1,4 @@
+import type { Env } from '../handlers/runtime.js';
 import { alertStateFor, STALE_AFTER_INTERVALS, transition, type AlertState, type NumberState } from '../core/alerts.js';
 import { ConfigError, numberFromEnv } from '../core/config.js';
 import { days } from '../core/slack-messages.js';
@@ -15,7 +16,6 @@ import type { ServiceDeps } from '../handlers/service.js';
 import { postWeeklyCheckIn } from '../handlers/weekly-report.js';
 import { memorySnapshotStore, type MemorySnapshotStore } from './snapshot-store.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LoopSettings {
   /** 0: no loop (PUBLISH_INTERVAL_SECONDS=0). */
