@@ -12,10 +12,10 @@ import { announce, type AlertingDeps } from '../handlers/notify-slack.js';
 import { bufferedFigures, readingFromFigures, type FigureSource } from '../handlers/figures.js';
 import { takeSnapshot } from '../db/snapshot.js';
 import type { ServiceDeps } from '../handlers/service.js';
+import type { Env } from '../handlers/runtime.js';
 import { postWeeklyCheckIn } from '../handlers/weekly-report.js';
 import { memorySnapshotStore, type MemorySnapshotStore } from './snapshot-store.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LoopSettings {
   /** 0: no loop (PUBLISH_INTERVAL_SECONDS=0). */

@@ -1,3 +1,4 @@
+import type { Env } from '../handlers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +29,6 @@ const servingModules = () =>
 
 export { SQL_DIR } from './database.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LocalSettings {
   host: string;

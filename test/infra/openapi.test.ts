@@ -7,7 +7,7 @@ import { openApiDocument, requestModelSchema } from '../../functions/core/openap
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService } from '../../functions/local/service.js';
 import { PROJECT_ROOT } from '../../lib/bundling.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { localServiceEnv } from '../support/engines.js';
 
 type Json = Record<string, any>;
 
@@ -75,7 +75,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes what the handlers really answer: every field they send, of its documented type, none missing', async () => {
-    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const service = await startLocalService(localServiceEnv({ DATA_DIR: 'memory' }), { print: () => {} });
     try {
       const call = async (method: string, path: string, body?: unknown) => {
         const response = await fetch(`${service.url}${path}`, {
@@ -171,7 +171,7 @@ describe('where the document is served', () => {
 
   it('the local service answers GET /openapi.json with it, only with the API key when one is set', async () => {
     const service = await startLocalService(
-      { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', API_KEY: 'local-secret', ...TEST_PGLITE_ENV },
+      localServiceEnv({ DATA_DIR: 'memory', API_KEY: 'local-secret' }),
       { print: () => {} },
     );
     try {

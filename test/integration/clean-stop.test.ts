@@ -3,10 +3,10 @@ import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { halfSentRequest } from '../support/half-sent.js';
 import { isRunning, startServerProcess, type RunningServer } from '../support/processes.js';
+import { localServiceEnv } from '../support/engines.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const started: RunningServer[] = [];
@@ -46,7 +46,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s to the pid of `npm start`', (s
     expect(await npm.exit).toEqual({ code: 0, signal: null });
     for (const pid of tree) expect(isRunning(pid)).toBe(false);
 
-    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const next = await startLocalService(localServiceEnv({ DATA_DIR: dir }), { print: () => {} });
     try {
       expect(await countRows(next.db, 'interactions')).toBe(4);
     } finally {

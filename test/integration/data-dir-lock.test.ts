@@ -7,9 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirInUseError, lockDataDir } from '../../functions/local/data-dir-lock.js';
 import { startLocalService } from '../../functions/local/service.js';
 import { countRows } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
+import { localServiceEnv } from '../support/engines.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const folders: string[] = [];
@@ -51,7 +51,7 @@ async function serving(starts: RunningServer[]) {
 describe('one server per data folder', () => {
   it('a second server on a folder in use exits non-zero, naming the folder and the pid holding it', async () => {
     const dir = await initialisedFolder();
-    const first = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const first = await startLocalService(localServiceEnv({ DATA_DIR: dir }), { print: () => {} });
     try {
       const second = serve(dir);
       const { code } = await second.exit;
@@ -77,7 +77,7 @@ describe('one server per data folder', () => {
     }
     killed.child.kill('SIGKILL');
     await killed.exit;
-    const next = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const next = await startLocalService(localServiceEnv({ DATA_DIR: dir }), { print: () => {} });
     try {
       expect(acknowledged).toBe(100);
       expect(await countRows(next.db, 'interactions')).toBe(acknowledged);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startLocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Issue 21: PGlite in a folder on a disk that fills up. A small tmpfs stands in for the disk: mounting one needs root
 // (CI runs as root); elsewhere the file is skipped, saying why.
@@ -110,7 +110,7 @@ describe.runIf(canMount)('PGlite in a folder on a full disk', () => {
     // A fresh cluster (about 40 MB) without initdb's seconds, and a file the operator can delete later to free space.
     await run('tar', ['-xf', inject('pgliteTemplate'), '-C', dataDir]);
     await writeFile(join(mounted, 'old-backup.tar'), Buffer.alloc(8 * 2 ** 20, 1));
-    server = startServerProcess('node', { DATA_DIR: dataDir, ...TEST_PGLITE_ENV });
+    server = startServerProcess('node', { DATA_DIR: dataDir });
     const url = await server.ready;
     const acknowledged = new Set<string>();
 
@@ -141,7 +141,7 @@ describe.runIf(canMount)('PGlite in a folder on a full disk', () => {
     expect(await server.exit).toEqual({ code: 0, signal: null });
 
     await run('mount', ['-o', 'remount,size=256m', mounted]);
-    const reopened = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const reopened = await startLocalService(localServiceEnv({ DATA_DIR: dataDir }), { print: () => {} });
     try {
       const stored = await reopened.db.query<{ event_id: string }>("SELECT event_id FROM interactions WHERE event_id LIKE 'full-%'");
       const present = new Set(stored.map((row) => row.event_id));

@@ -7,7 +7,7 @@ import { createIngestHandler } from '../../functions/handlers/ingest.js';
 import type { ApiEvent } from '../../functions/handlers/http.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { countRows, databaseEmptiedForEachTest, post, testDeps } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { localServiceEnv } from '../support/engines.js';
 
 const ALICE = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
 const db = databaseEmptiedForEachTest();
@@ -144,7 +144,7 @@ describe('the body is UTF-8 JSON, and a client told so when it is not', () => {
 describe('the local server over a real socket', () => {
   let service: LocalService;
   beforeAll(async () => {
-    service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    service = await startLocalService(localServiceEnv({ DATA_DIR: 'memory' }), { print: () => {} });
   }, 120_000);
   afterAll(async () => {
     await service?.close();

@@ -7,6 +7,7 @@ import { startLocalService, type LocalService } from '../../functions/local/serv
 import { freshLocalDatabases, testClock, testDeps } from '../support/harness.js';
 import { databaseAndSlack, startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
 import { SN1MA_TEAM } from '../support/sn1ma.js';
+import { localServiceEnv } from '../support/engines.js';
 
 const USER = '11111111-1111-4111-8111-111111111111';
 // PGlite in a folder of its own, or a fresh PostgreSQL 16 database at DATABASE_URL, by this file's engine.
@@ -103,7 +104,7 @@ describe('npm start: the publisher loop posts to Slack (a stand-in on 127.0.0.1)
   });
 
   it('PUBLISH_INTERVAL_SECONDS=0 turns the loop off', async () => {
-    service = await startLocalService({ PORT: '0', ...(await freshDatabase()), PUBLISH_INTERVAL_SECONDS: '0' }, { print: () => {} });
+    service = await startLocalService(localServiceEnv(await freshDatabase()), { print: () => {} });
     expect(service.loop).toBeNull();
   });
 });

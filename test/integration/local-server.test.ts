@@ -10,7 +10,7 @@ import { maskPassword, refuseOldServer } from '../../functions/local/database.js
 import { ROUTES } from '../../functions/handlers/routes.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
 import { engineUnderTest, freshLocalDatabases } from '../support/harness.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { localServiceEnv, TEST_PGLITE_ENV } from '../support/engines.js';
 import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
 
 const USER = '9b2f1c3e-8a4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -183,7 +183,7 @@ describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => 
     const password = new URL(DATABASE_URL!).password;
     expect(password).not.toBe('');
     const child = spawn(process.execPath, ['--import', 'tsx', 'functions/local/main.ts'], {
-      env: { ...process.env, DATABASE_URL, PORT: '0', DATA_DIR: './ignored-data', PUBLISH_INTERVAL_SECONDS: '0' },
+      env: { ...process.env, ...localServiceEnv({ DATABASE_URL, DATA_DIR: './ignored-data' }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let printed = '';
@@ -212,14 +212,14 @@ describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => 
   it('refuses a server it cannot log in to, naming DATABASE_URL without its password', async () => {
     const url = new URL((await freshDatabase()).DATABASE_URL!);
     url.password = 'not-the-password-5f3a';
-    const start = startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+    const start = startLocalService(localServiceEnv({ DATABASE_URL: url.toString() }));
     await expect(start).rejects.toThrow(/^DATABASE_URL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+: password authentication failed/);
     await expect(start).rejects.not.toThrow(/not-the-password-5f3a/);
   });
 
   it('runs as a role that may only read and write, once the owner has applied the migrations', async () => {
     const { DATABASE_URL } = await freshDatabase();
-    await (await startLocalService({ PORT: '0', DATABASE_URL: DATABASE_URL!, PUBLISH_INTERVAL_SECONDS: '0' })).close();
+    await (await startLocalService(localServiceEnv({ DATABASE_URL: DATABASE_URL! }))).close();
     const role = `app_${randomBytes(4).toString('hex')}`;
     const owner = new pg.Client({ connectionString: DATABASE_URL });
     await owner.connect();
@@ -229,7 +229,7 @@ describe.runIf(engine.name === 'postgres')('npm start with DATABASE_URL', () => 
       await owner.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
       const url = new URL(DATABASE_URL!);
       [url.username, url.password] = [role, 'app-secret'];
-      const service = await startLocalService({ PORT: '0', DATABASE_URL: url.toString(), PUBLISH_INTERVAL_SECONDS: '0' });
+      const service = await startLocalService(localServiceEnv({ DATABASE_URL: url.toString() }));
       running.push(service);
       expect((await postJson(`${service.url}/metrics/interaction`, { user_id: USER, interaction_type: 'login' })).status).toBe(202);
       expect(await (await fetch(`${service.url}/metrics/days-since-last-interaction`)).json()).toMatchObject({ total_users: 1 });

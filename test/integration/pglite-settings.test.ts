@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { localServiceEnv, TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
 
@@ -19,8 +19,9 @@ afterEach(async () => {
   await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
 });
 
+// npm start's own shared buffers, not the suites' smaller ones: PGLITE_SHARED_BUFFERS unset unless a test sets it.
 async function settingsOf(dataDir: string, env: Record<string, string> = {}) {
-  const service = await startLocalService({ PORT: '0', DATA_DIR: dataDir, PUBLISH_INTERVAL_SECONDS: '0', ...env }, { print: () => {} });
+  const service = await startLocalService(localServiceEnv({ DATA_DIR: dataDir, PGLITE_SHARED_BUFFERS: undefined, ...env }), { print: () => {} });
   running.push(service);
   const rows = await service.db.query<{ name: string; setting: string; unit: string | null }>(
     `SELECT name, setting, unit FROM pg_settings

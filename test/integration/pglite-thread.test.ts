@@ -4,8 +4,8 @@ import { recordInteractions } from '../../functions/db/interactions.js';
 import type { Database } from '../../functions/db/port.js';
 import { loadConfig } from '../../functions/core/config.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { freshPglite } from '../support/pglite-template.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Issue 10: `npm start` runs PGlite on a worker thread of its own, so a statement's WebAssembly never holds the event
 // loop that answers /healthz, and the next batch's statement is already waiting there when one ends.
@@ -24,7 +24,7 @@ async function threaded(): Promise<Database> {
 describe('PGlite on its own thread', () => {
   it('lets the local server answer /healthz while a statement holds the database', async () => {
     const service: LocalService = await startLocalService(
-      { PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV },
+      localServiceEnv({ DATA_DIR: 'memory' }),
       { print: () => {} },
     );
     open.push(service);

@@ -4,6 +4,7 @@ import { startLocalService, type LocalService } from '../../functions/local/serv
 import { startEmbeddedPostgres } from '../support/embedded-postgres.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Issue 21: `npm start` with DATABASE_URL while PostgreSQL is away or stalled. It gave 500 internal_error with no
 // Retry-After and no SQLSTATE in the log, and a statement behind a lock waited without bound.
@@ -116,7 +117,7 @@ describe('a statement stalled behind a lock', () => {
   it('is cancelled after STATEMENT_TIMEOUT_SECONDS and answered 503 with Retry-After, not held open', async () => {
     const database = await createTestDatabase();
     drop = database.drop;
-    service = await startLocalService({ PORT: '0', DATABASE_URL: database.url, PUBLISH_INTERVAL_SECONDS: '0', STATEMENT_TIMEOUT_SECONDS: '1' }, { print: () => {}, log: { info() {}, warn() {}, error() {} } });
+    service = await startLocalService(localServiceEnv({ DATABASE_URL: database.url, STATEMENT_TIMEOUT_SECONDS: '1' }), { print: () => {}, log: { info() {}, warn() {}, error() {} } });
     holder = new pg.Client({ connectionString: database.url });
     await holder.connect();
     await holder.query('BEGIN');

@@ -4,8 +4,8 @@ import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // The README's quick start, run as written against `npm start`'s service: its first POST must count, and the number
 // it reads next must be active. Only the address changes (a free port instead of 9001, which may be taken here).
@@ -33,7 +33,7 @@ describe("the README's quick start", () => {
     expect(firstSteps).toMatch(/^curl -s -X POST http:\/\/localhost:9001\/metrics\/interaction/);
     // A fresh install, exactly as `npm start` serves one (no configuration but the test's shared buffers).
     dir = await folderWithFreshCluster('days-since-quick-start-');
-    service = await startLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    service = await startLocalService(localServiceEnv({ DATA_DIR: dir }), { print: () => {} });
     const commands = firstSteps!.replaceAll('http://localhost:9001', service.url);
     const { stdout } = await run('bash', ['-c', commands], { timeout: 20_000 });
     // curl -s prints no newline of its own: the two answers arrive back to back.

@@ -3,9 +3,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { SN1MA_MILESTONES_FILE } from '../support/sn1ma.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Debian's Chromium, never a browser downloaded by a test tool (.ci/run installs it).
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,7 +42,7 @@ async function start(startAt: string, env: Record<string, string> = {}) {
   const dir = await folderWithFreshCluster('days-since-page-');
   folders.push(dir);
   const service = await startLocalService(
-    { PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', INTERNAL_EMAIL_DOMAINS: 'team.example', MILESTONES_FILE: SN1MA_MILESTONES_FILE, ...TEST_PGLITE_ENV, ...env },
+    localServiceEnv({ DATA_DIR: dir, INTERNAL_EMAIL_DOMAINS: 'team.example', MILESTONES_FILE: SN1MA_MILESTONES_FILE, ...env }),
     { now: () => new Date(now) },
   );
   running.push(service);

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenLocalService, type ListeningService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
 import { folderWithFreshCluster } from '../support/pglite-template.js';
 import { halfSentRequest } from '../support/half-sent.js';
 import { startServerProcess, type RunningServer } from '../support/processes.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Issue 21: what a supervisor (systemd, Kubernetes, a load balancer) sees of `npm start`: a port that opens at once and
 // says the database is still opening, a busy port reported at once, and a database thread that dies ending the process.
@@ -42,7 +42,7 @@ describe('the port opens at once', () => {
   it('answers within 1 s of start while the database opens: /healthz 503 starting, data routes 503 with Retry-After', async () => {
     const dir = await freshFolder('i21-listen-');
     const started = performance.now();
-    const service = await listenLocalService({ PORT: '0', DATA_DIR: dir, PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV }, { print: () => {} });
+    const service = await listenLocalService(localServiceEnv({ DATA_DIR: dir }), { print: () => {} });
     services.push(service);
     let opened = false;
     void service.ready.then(() => (opened = true), () => {});

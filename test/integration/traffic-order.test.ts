@@ -3,7 +3,7 @@ import { toStore } from '../../functions/core/recording.js';
 import { RECORD_INTERACTIONS, recordInteractions } from '../../functions/db/interactions.js';
 import type { InteractionInput } from '../../functions/core/interaction.js';
 import { startLocalService, type LocalService } from '../../functions/local/service.js';
-import { TEST_PGLITE_ENV } from '../support/engines.js';
+import { localServiceEnv } from '../support/engines.js';
 
 // Issue 10: single interactions first (a product's first days), then a backfill in batches of 500. The generic plan
 // PL/pgSQL cached for record_interactions while the tables were tiny read `users` by sequential scan once per
@@ -71,7 +71,7 @@ async function buffersForOneBatch(service: LocalService, batch: InteractionInput
 
 describe('recording, singles first and then batches (issue 10)', () => {
   it('does the same work per batch at 5,000 stored as at 25,000: it never scans history', async () => {
-    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV });
+    const service = await startLocalService(localServiceEnv({ DATA_DIR: 'memory' }));
     running.push(service);
     const send = traffic(service.url);
 
@@ -90,7 +90,7 @@ describe('recording, singles first and then batches (issue 10)', () => {
   }, 240_000);
 
   it('lets the server answer between two statements, however many are queued', async () => {
-    const service = await startLocalService({ PORT: '0', DATA_DIR: 'memory', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV });
+    const service = await startLocalService(localServiceEnv({ DATA_DIR: 'memory' }));
     running.push(service);
     const send = traffic(service.url);
     // Turns of the event loop, counted as they pass: a request (a /healthz) can only be read on one.

@@ -1,4 +1,5 @@
 import type { Database } from '../../functions/db/port.js';
+import type { Env } from '../../functions/handlers/runtime.js';
 
 export type EngineName = 'pglite' | 'postgres' | 'data-api';
 
@@ -11,6 +12,14 @@ export type EngineName = 'pglite' | 'postgres' | 'data-api';
 export const TEST_SHARED_BUFFERS = '128MB';
 /** The same, for a local service a test starts in-process. */
 export const TEST_PGLITE_ENV = { PGLITE_SHARED_BUFFERS: TEST_SHARED_BUFFERS } as const;
+
+/**
+ * The environment of a local service a test starts: any free port, no publisher loop (a test that wants one sets
+ * PUBLISH_INTERVAL_SECONDS), the suites' shared buffers; `env` says where the data lives and adds or overrides the rest.
+ */
+export function localServiceEnv(env: Env = {}): Env {
+  return { PORT: '0', PUBLISH_INTERVAL_SECONDS: '0', ...TEST_PGLITE_ENV, ...env };
+}
 
 /** A database engine the SQL suites run on (vitest.config.ts makes one project of each). */
 export interface Engine {

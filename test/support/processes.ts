@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { localServiceEnv } from './engines.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -18,7 +19,7 @@ export function startServerProcess(command: 'npm' | 'node', env: Record<string, 
   const args = command === 'npm' ? ['start'] : [...nodeOptions, '--import', 'tsx', 'functions/local/main.ts'];
   const child = spawn(command === 'npm' ? 'npm' : process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', PUBLISH_INTERVAL_SECONDS: '0', ...env },
+    env: { ...process.env, ...localServiceEnv(env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
