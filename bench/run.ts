@@ -1,4 +1,4 @@
-// npm run bench: the speed figures the README quotes, measured on 1,000,000 stored interactions in PGlite.
+// npm run bench: the speed figures docs/benchmarks.md records, measured on 1,000,000 stored interactions in PGlite.
 // Figures only, no pass/fail: this machine is shared and noisy, so compare ratios taken in the same run.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

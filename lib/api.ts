@@ -45,7 +45,7 @@ export class DaysSinceApi extends Construct {
       description: 'days-since: product backends report interactions; the team reads how long since a real user did something',
       endpointTypes: [apigw.EndpointType.REGIONAL],
       // Access logs need API Gateway's per-account-and-region logging role; each copy sets its own, and role and
-      // setting are kept when a stack goes, as another copy's API may be logging through them (README: deploy).
+      // setting are kept when a stack goes, as another copy's API may be logging through them (docs/deploy.md, API Gateway's logging role).
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       defaultMethodOptions: { apiKeyRequired: true },

@@ -115,7 +115,7 @@ export class DaysSinceDatabase extends Construct {
       id: 'AwsSolutions-RDS10',
       reason: props.deletionProtection
         ? 'Deletion protection is turned on by the DeletionProtection resource (ModifyDBCluster), the last of every deploy, not in the cluster\'s template: the rollback of a failed first deploy must be able to delete the cluster (RetainExceptOnCreate).'
-        : 'Deletion protection was turned off on purpose with -c deletionProtection=false (the README asks for it only before tearing the stack down).',
+        : 'Deletion protection was turned off on purpose with -c deletionProtection=false (docs/deploy.md asks for it only before tearing the stack down).',
     });
   }
 }

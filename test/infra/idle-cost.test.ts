@@ -6,7 +6,7 @@ import { acceptGrant, foldingGrants, logicalId, resourcesOf, synthesize, userCha
 
 // Every type the stack deploys: each bills per request, per GB or per item a month, or not at all. A new type
 // (a NAT gateway, an interface endpoint, a provisioned table, a cluster that never pauses...) must be weighed in
-// the README's "What it costs" before it joins this list.
+// docs/costs.md (and `npm run cost`) before it joins this list.
 const RESOURCE_TYPES = [
   'AWS::ApiGateway::Account',
   'AWS::ApiGateway::ApiKey',

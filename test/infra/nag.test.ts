@@ -48,7 +48,7 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(() => careless.synth()).toThrow(/AwsSolutions-IAM5/);
   });
 
-  it('stay clean with deletion protection off, the setting the README asks for before a teardown', async () => {
+  it('stay clean with deletion protection off, the setting docs/deploy.md asks for before a teardown', async () => {
     const { app } = await synthesize({ deletionProtection: 'false', removalPolicy: 'destroy' });
     expect(new AwsSolutionsChecks().validateScope(app).violations).toEqual([]);
   });

@@ -78,7 +78,7 @@ describe('invalid UTF-8 is refused, never read as U+FFFD', () => {
   });
 });
 
-describe('metadata means what the README says', () => {
+describe('metadata means what docs/api.md says', () => {
   it.each([
     ['1e309 (Infinity, stored as null)', '{"amount":1e309}', 'metadata.amount'],
     ['12345678901234567890 (stored as 12345678901234567000)', '{"big":12345678901234567890}', 'metadata.big'],

@@ -82,7 +82,7 @@ describe('PostgreSQL stopped in the middle of ingest', () => {
     // While it was away: 503s only, each with Retry-After and a message saying what happened.
     expect(during.length).toBeGreaterThan(10);
     expect(during.filter((answer) => answer.status !== 503)).toEqual([]);
-    // Throughout: nothing but 202 and 503, and every 503 as the README describes it.
+    // Throughout: nothing but 202 and 503, and every 503 as docs/api.md describes it.
     expect(answers.filter((answer) => answer.status !== 202 && answer.status !== 503)).toEqual([]);
     for (const refused of answers.filter((answer) => answer.status === 503)) {
       expect(refused).toEqual({ status: 503, retryAfter: expect.stringMatching(/^\d+$/), error: 'database_unavailable', message: expect.stringMatching(/^the database server (refused the connection \(ECONNREFUSED\)|reset the connection \(ECONNRESET\)|is shutting down \(admin_shutdown\), SQLSTATE 57P01|is starting or stopping .*SQLSTATE 57P03)|^the connection to the database server ended/) });
