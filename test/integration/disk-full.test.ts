@@ -135,7 +135,6 @@ describe.runIf(canMount)('PGlite in a folder on a full disk', () => {
     await rm(join(mounted, 'old-backup.tar'));
     await untilRecorded(url, acknowledged, 'after deleting a file');
 
-    console.log(server.output().split('\n').filter((l) => !l.startsWith('  ')).map((l) => l.slice(0, 300)).join('\n'));
     // A clean stop: it exited 1 after 40 minutes of a spinning thread before.
     server.child.kill('SIGTERM');
     expect(await server.exit).toEqual({ code: 0, signal: null });
