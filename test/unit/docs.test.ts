@@ -71,7 +71,7 @@ function brokenLinks(root: string, file: string): string[] {
 }
 
 // npm's own commands (npm 11's lib/utils/cmd-list.js) that run no package.json script, as the docs quote them.
-const NPM_COMMANDS = new Set(['ci', 'install', 'i', 'run', 'help', 'ls', 'exec', 'audit', 'outdated', 'pkg', 'install-scripts', 'approve-scripts', 'deny-scripts']);
+const NPM_COMMANDS = new Set(['ci', 'install', 'i', 'run', 'help', 'ls', 'exec', 'pack', 'audit', 'outdated', 'pkg', 'install-scripts', 'approve-scripts', 'deny-scripts']);
 // npm's commands that run the package.json script of the same name.
 const LIFECYCLE = new Set(['test', 'start', 'stop', 'restart']);
 
