@@ -4,43 +4,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { startLocalService } from '../functions/local/service.js';
 import { startServerProcess } from '../test/support/processes.js';
 import { latencyWindow, quantile } from './figures.js';
-import type { LoadPlan } from './run.js';
+import { runLoad } from './load.js';
 
 const BATCH = 500;
 const SINGLES = 4000;
-
-/** run.ts's plan, plus what a backfill and a probe need (see load.mjs). */
-interface OrderPlan extends LoadPlan {
-  spreadDays?: number;
-  latencies?: boolean;
-  probeHealthz?: boolean;
-  progressEvery?: number;
-}
-
-interface OrderLoad {
-  requestsPerSecond: number;
-  seconds: number;
-  failures: number;
-  /** Each request's time in ms, in the order they completed. */
-  latencies: number[];
-  healthz: number[];
-  healthzFailures: number;
-}
-
-function load(plan: OrderPlan, progress: (requests: number, seconds: number) => void = () => {}): Promise<OrderLoad> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load.mjs', import.meta.url), { workerData: plan });
-    worker.on('message', (message: OrderLoad | { progress: { requests: number; seconds: number } }) => {
-      if ('progress' in message) progress(message.progress.requests, message.progress.seconds);
-      else resolve(message);
-    });
-    worker.once('error', reject);
-  });
-}
 
 interface OrderFigures {
   name: string;
@@ -80,14 +50,14 @@ async function runOrder(name: string, total: number, singlesFirst: boolean, data
     let failures = 0;
     let singlesPerSecond: number | null = null;
     if (singlesFirst) {
-      const singles = await load({ url: service.url, total: SINGLES, concurrency: 32, perRequest: 1, firstEvent: 0, users: 300 });
+      const singles = await runLoad({ url: service.url, total: SINGLES, concurrency: 32, perRequest: 1, firstEvent: 0, users: 300 });
       stored += SINGLES;
       failures += singles.failures;
       singlesPerSecond = singles.requestsPerSecond;
       console.log(`  ${name}: ${SINGLES.toLocaleString('en')} single interactions from 32 clients, ${Math.round(singles.requestsPerSecond)} requests/s`);
     }
     const batches = Math.max(20, Math.ceil((total - stored) / BATCH));
-    const ingest = await load(
+    const ingest = await runLoad(
       {
         url: service.url,
         total: batches,

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, listFromEnv, loadConfig, numberFromEnv } from '../functions/core/config.js';
 import { historyWindow } from '../functions/core/history.js';
@@ -27,6 +26,7 @@ import { createLocalServer } from '../functions/local/server.js';
 import { SQL_DIR } from '../functions/local/service.js';
 import { esbuildOptions, HANDLERS_DIR, MAX_BUNDLE_BYTES } from '../lib/bundling.js';
 import { history, TEAM_DOMAIN, TEAM_SIZE, usersFor } from './history.js';
+import { runLoad } from './load.js';
 import { benchTrafficOrder } from './pglite-order.js';
 import { benchPostgres } from './postgres.js';
 import { benchSelfHosting } from './self-hosting.js';
@@ -100,37 +100,13 @@ async function seedViewQuery(db: Database): Promise<() => Promise<unknown>> {
       WHERE interaction_type IN ('signup', 'login', 'coach_call', 'agent_run', 'decision')`);
 }
 
-export interface LoadPlan {
-  url: string;
-  total: number;
-  concurrency: number;
-  /** Interactions per request: 1 goes to /metrics/interaction, more to /metrics/interactions. */
-  perRequest: number;
-  firstEvent: number;
-  users: number;
-}
-
-interface LoadResult {
-  requestsPerSecond: number;
-  failures: number;
-}
-
-/** Sends the planned load from a worker thread and waits for its figures. */
-function load(plan: LoadPlan): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load.mjs', import.meta.url), { workerData: plan });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-}
-
 async function ingestOverHttp(db: Database) {
   const deps: ServiceDeps = { db, config, now: () => new Date(), newEventId: () => crypto.randomUUID(), log: console };
   const server = createLocalServer({ handlers: { ingest: createIngestHandler(deps), metrics: createMetricsHandler(deps), users: createUsersHandler(deps), health } });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const singles = await load({ url, total: 5000, concurrency: 16, perRequest: 1, firstEvent: 0, users: USERS });
-  const batches = await load({ url, total: 100, concurrency: 4, perRequest: 500, firstEvent: 1_000_000, users: USERS });
+  const singles = await runLoad({ url, total: 5000, concurrency: 16, perRequest: 1, firstEvent: 0, users: USERS });
+  const batches = await runLoad({ url, total: 100, concurrency: 4, perRequest: 500, firstEvent: 1_000_000, users: USERS });
   server.closeAllConnections();
   server.close();
   return { singles, batches: { ...batches, interactionsPerSecond: batches.requestsPerSecond * 500 } };

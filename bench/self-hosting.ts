@@ -1,33 +1,15 @@
 // npm run bench, self-hosting section (issue 21): `npm start` with DATABASE_URL on PostgreSQL 16, measured from outside
 // as an operator's product backend would see it: over HTTP, 4 clients sending 500-item batches to BENCH_INTERACTIONS.
-import { Worker } from 'node:worker_threads';
 import { loadLocalSettings } from '../functions/local/service.js';
 import { startServerProcess } from '../test/support/processes.js';
 import { quantile } from './figures.js';
 import { startPostgres } from './postgres.js';
-import type { LoadPlan } from './run.js';
+import { runLoad } from './load.js';
 
 const BATCH = 500;
 const CLIENTS = 4;
 /** "A fresh database as fast in its first 100,000 interactions as later" (half the run when it is smaller). */
 const firstPart = (total: number) => Math.min(100_000, Math.floor(total / 2));
-
-interface Load {
-  seconds: number;
-  failures: number;
-  latencies: number[];
-}
-
-function load(plan: LoadPlan & { spreadDays: number; latencies: boolean; progressEvery: number }, progress: (requests: number, seconds: number) => void): Promise<Load> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load.mjs', import.meta.url), { workerData: plan });
-    worker.on('message', (message: Load | { progress: { requests: number; seconds: number } }) => {
-      if ('progress' in message) progress(message.progress.requests, message.progress.seconds);
-      else resolve(message);
-    });
-    worker.once('error', reject);
-  });
-}
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const count = (n: number) => Math.round(n).toLocaleString('en');
@@ -42,7 +24,7 @@ export async function benchSelfHosting(total: number): Promise<void> {
   try {
     const url = await server.ready;
     const batches = Math.ceil(total / BATCH);
-    const run = await load(
+    const run = await runLoad(
       { url, total: batches, concurrency: CLIENTS, perRequest: BATCH, firstEvent: 20_000_000, users: 0, spreadDays: 365, latencies: true, progressEvery: Math.max(1, Math.round(batches / 10)) },
       (requests, seconds) => console.log(`  ${count(requests * BATCH)} stored, ${count((requests * BATCH) / seconds)} interactions/s so far`),
     );
